@@ -1,0 +1,7 @@
+extension KernelRegistry {
+    /// Registers every kernel family. Adding an operator family = one kernel file + one line here.
+    static func registerStandardKernels(_ r: inout KernelRegistry) {
+        registerArithmetic(&r)
+        registerActivations(&r)
+    }
+}
