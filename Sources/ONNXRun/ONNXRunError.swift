@@ -46,7 +46,7 @@ public struct ONNXRunError: Error, Sendable, CustomStringConvertible, Equatable 
     }
 
     /// Returns the error with `subject` set when it has none yet.
-    func about(_ subject: String) -> ONNXRunError {
+    public func about(_ subject: String) -> ONNXRunError {
         var copy = self
         if copy.subject == nil { copy.subject = subject }
         return copy

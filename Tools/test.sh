@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Second README command: runs the whole test suite.
+#  1. installs missing system packages and the project-local Python env (.venv, onnx==1.23.2);
+#  2. generates test data from the onnx package into Generated/ (ignored by git);
+#  3. builds and runs the Swift tests (unit tests + end-to-end tests over Generated/);
+#  4. runs the CLI over the light model zoo suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+Tools/install-deps.sh
+Tools/bootstrap-python.sh
+py=.venv/bin/python
+mkdir -p Generated
+echo "generating test data in Generated/ ..." >&2
+$py Tools/make_light_suite.py Generated/light
+$py Tools/make_loader_fixtures.py Generated/loader
+echo "building and running Swift tests..." >&2
+swift build --build-tests >&2
+if ! swift test > Generated/swift-test.log 2>&1; then
+    grep -E "✘|error:|Fatal|crashed" Generated/swift-test.log | head -200 >&2
+    echo "Swift tests failed; full log in Generated/swift-test.log" >&2
+    exit 1
+fi
+grep -E "^✔ Test run|^✘ Test run|Executed [0-9]+ tests" Generated/swift-test.log >&2 || true
+echo "running the light model suite through the CLI (release build)..." >&2
+swift build -c release --product onnx-run >&2
+.build/release/onnx-run test Generated/light
