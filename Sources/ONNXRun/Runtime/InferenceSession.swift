@@ -32,7 +32,8 @@ public final class InferenceSession: Sendable {
         self.model = model
         self.options = options
         let expanded = try FunctionExpansion.expand(model)
-        plan = try ExecutionPlan(graph: expanded.graph, opsets: expanded.opsetImports, registry: .standard)
+        let optimized = try Optimizer.optimize(expanded, level: options.optimizationLevel)
+        plan = try ExecutionPlan(graph: optimized.graph, opsets: optimized.opsetImports, registry: .standard)
         openblas_set_num_threads(Int32(options.threads))
     }
 
