@@ -3,5 +3,7 @@ extension KernelRegistry {
     static func registerStandardKernels(_ r: inout KernelRegistry) {
         registerArithmetic(&r)
         registerActivations(&r)
+        registerShapeKernels(&r)
+        registerConstantKernels(&r)
     }
 }
