@@ -5,5 +5,10 @@ extension KernelRegistry {
         registerActivations(&r)
         registerShapeKernels(&r)
         registerConstantKernels(&r)
+        registerConcatSplit(&r)
+        registerTranspose(&r)
+        registerGather(&r)
+        registerCast(&r)
+        registerArgMinMax(&r)
     }
 }
