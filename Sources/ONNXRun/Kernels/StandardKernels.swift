@@ -10,5 +10,7 @@ extension KernelRegistry {
         registerGather(&r)
         registerCast(&r)
         registerArgMinMax(&r)
+        registerSlice(&r)
+        registerReplication(&r)
     }
 }
