@@ -137,4 +137,32 @@ func expectError(
         expectError(.unsupportedType) { _ = try DataMovement.elementSize(.int4) }
         expectError(.unsupportedType) { _ = try DataMovement.elementSize(.string) }
     }
+
+    /// Every operator of this family resolves at each opset from its first version to 23, and not before.
+    @Test(arguments: [
+        ("Reshape", 1), ("Flatten", 1), ("Squeeze", 1), ("Unsqueeze", 1), ("Identity", 1), ("Shape", 1), ("Size", 1),
+        ("Constant", 1), ("ConstantOfShape", 9), ("Concat", 1), ("Split", 1), ("Transpose", 1), ("Gather", 1),
+        ("Cast", 1), ("ArgMax", 1), ("ArgMin", 1), ("Slice", 1), ("Expand", 8), ("Tile", 1), ("Where", 9),
+    ])
+    func registeredForEveryOpset(op: String, first: Int) {
+        let registry = KernelRegistry.standard
+        #expect(registry.earliestVersion(of: op, domain: "") == first)
+        for opset in first...23 {
+            #expect(registry.factory(for: op, domain: "", opset: opset) != nil, "\(op) at opset \(opset)")
+        }
+        if first > 1 { #expect(registry.factory(for: op, domain: "", opset: first - 1) == nil) }
+    }
+
+    @Test func packedTypesAreRejectedByCopyingKernels() throws {
+        let packed = try [UInt8(0x21)].withUnsafeBytes { try Tensor(dataType: .int4, shape: [2], bytes: $0) }
+        // Views are fine...
+        #expect(try runNode("Reshape", inputs: [packed, int64Vector([1, 2])])[0].shape == [1, 2])
+        // ...copies are not supported yet.
+        expectError(.unsupportedType) { _ = try runNode("Concat", inputs: [packed, packed], attributes: ["axis": .int(0)]) }
+        expectError(.unsupportedType) { _ = try runNode("Gather", inputs: [packed, int64Vector([0])]) }
+        let square = try [UInt8(0x21), 0x43].withUnsafeBytes { try Tensor(dataType: .int4, shape: [2, 2], bytes: $0) }
+        expectError(.unsupportedType) { _ = try runNode("Transpose", inputs: [square]) }
+        let one = try [UInt8(0x07)].withUnsafeBytes { try Tensor(dataType: .uint4, shape: [1], bytes: $0) }
+        expectError(.unsupportedType) { _ = try runNode("ConstantOfShape", inputs: [int64Vector([2])], attributes: ["value": .tensor(one)]) }
+    }
 }

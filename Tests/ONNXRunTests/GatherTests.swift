@@ -46,6 +46,15 @@ import Testing
         expectClose(y, floatTensor([3, 1, 2], [1.0, 1.9, 2.3, 3.9, 4.5, 5.9]))
     }
 
+    @Test(arguments: [DataType.uint8, .float16, .double, .bool])
+    func lastAxisEveryWidth(type: DataType) throws {
+        let values: [Float] = type == .bool ? [0, 1, 1, 0, 1, 0] : [1, 2, 3, 4, 5, 6]
+        let data = try Conversion.cast(floatTensor([2, 3], values), to: type)
+        let y = try runNode("Gather", inputs: [data, int64Vector([2, 0, 2])], attributes: ["axis": .int(1)])[0]
+        #expect(y.dataType == type && y.shape == [2, 3])
+        #expect(try Conversion.floats(y) == [values[2], values[0], values[2], values[5], values[3], values[5]])
+    }
+
     @Test func strings() throws {
         let data = stringTensor([3, 2], ["a", "b", "c", "d", "e", "f"])
         let y = try runNode("Gather", inputs: [data, int64Tensor([2], [2, -3])])[0]

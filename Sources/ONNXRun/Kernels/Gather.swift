@@ -50,6 +50,28 @@ struct GatherKernel: TensorKernel {
         let block = DataMovement.product(data.shape, (axis + 1)..<data.rank) * size
         let stride = data.shape[axis] * block
         let source = data.storage.bytes
+        if block == size, size <= 8 {
+            // One element per index (gathering along the last axis): typed loads beat memcpy calls.
+            func typed<T>(_: T.Type) {
+                let s = source.assumingMemoryBound(to: T.self), d = out.pointer(as: T.self)
+                let n = data.shape[axis]
+                var k = 0
+                for o in 0..<outer {
+                    let base = o * n
+                    for p in positions {
+                        d[k] = s[base + p]
+                        k += 1
+                    }
+                }
+            }
+            switch size {
+            case 1: typed(UInt8.self)
+            case 2: typed(UInt16.self)
+            case 4: typed(UInt32.self)
+            default: typed(UInt64.self)
+            }
+            return out
+        }
         var destination = out.storage.bytes
         for o in 0..<outer {
             let base = source + o * stride
