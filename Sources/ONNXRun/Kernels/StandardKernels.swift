@@ -3,5 +3,14 @@ extension KernelRegistry {
     static func registerStandardKernels(_ r: inout KernelRegistry) {
         registerArithmetic(&r)
         registerActivations(&r)
+        registerShapeKernels(&r)
+        registerConstantKernels(&r)
+        registerConcatSplit(&r)
+        registerTranspose(&r)
+        registerGather(&r)
+        registerCast(&r)
+        registerArgMinMax(&r)
+        registerSlice(&r)
+        registerReplication(&r)
     }
 }
