@@ -3,5 +3,10 @@ extension KernelRegistry {
     static func registerStandardKernels(_ r: inout KernelRegistry) {
         registerArithmetic(&r)
         registerActivations(&r)
+        registerConvolution(&r)
+        registerPooling(&r)
+        registerNormalization(&r)
+        registerMatrixMultiply(&r)
+        registerSoftmax(&r)
     }
 }
