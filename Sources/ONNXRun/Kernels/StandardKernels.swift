@@ -12,5 +12,10 @@ extension KernelRegistry {
         registerArgMinMax(&r)
         registerSlice(&r)
         registerReplication(&r)
+        registerConvolution(&r)
+        registerPooling(&r)
+        registerNormalization(&r)
+        registerMatrixMultiply(&r)
+        registerSoftmax(&r)
     }
 }

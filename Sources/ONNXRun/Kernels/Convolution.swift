@@ -1,0 +1,328 @@
+/// Conv (N-D, groups, pads, strides, dilations, auto_pad) by im2col + sgemm, and the sliding-window
+/// geometry it shares with the pooling kernels.
+
+/// Kernel size, strides, dilations and padding of a sliding-window operator (Conv, pooling),
+/// parsed and validated when the kernel is created and resolved against an input shape at run time.
+struct WindowGeometry: Sendable {
+    enum AutoPad: Sendable { case notSet, sameUpper, sameLower, valid }
+
+    /// `kernel_shape`, or nil when it is to be taken from the weights (Conv).
+    let kernelShape: [Int]?
+    let strides: [Int]?
+    let dilations: [Int]?
+    /// `pads` as [begin_1, ..., begin_n, end_1, ..., end_n].
+    let pads: [Int]?
+    let autoPad: AutoPad
+    let ceilMode: Bool
+
+    /// The geometry for one input shape.
+    struct Resolved: Sendable {
+        var kernel: [Int]
+        var strides: [Int]
+        var dilations: [Int]
+        var padBegin: [Int]
+        var padEnd: [Int]
+        var output: [Int]
+    }
+
+    /// Reads and checks `kernel_shape`, `strides`, `dilations`, `pads`, `auto_pad` (and `ceil_mode`
+    /// when `readCeilMode`).
+    init(_ context: KernelContext, kernelRequired: Bool, readDilations: Bool = true, readCeilMode: Bool = false) throws {
+        kernelShape = try kernelRequired ? context.required("kernel_shape", context.ints) : context.ints("kernel_shape")
+        strides = try context.ints("strides")
+        dilations = readDilations ? try context.ints("dilations") : nil
+        pads = try context.ints("pads")
+        ceilMode = readCeilMode ? try context.int("ceil_mode", default: 0) != 0 : false
+        switch try context.string("auto_pad", default: "NOTSET") {
+        case "NOTSET", "": autoPad = .notSet
+        case "SAME_UPPER": autoPad = .sameUpper
+        case "SAME_LOWER": autoPad = .sameLower
+        case "VALID": autoPad = .valid
+        case let other: throw context.error(.invalidAttribute, "auto_pad must be NOTSET, SAME_UPPER, SAME_LOWER or VALID, got '\(other)'")
+        }
+        if let k = kernelShape, k.isEmpty || k.contains(where: { $0 <= 0 }) {
+            throw context.error(.invalidAttribute, "kernel_shape must be positive, got \(k)")
+        }
+        if let s = strides, s.contains(where: { $0 <= 0 }) {
+            throw context.error(.invalidAttribute, "strides must be positive, got \(s)")
+        }
+        if let d = dilations, d.contains(where: { $0 <= 0 }) {
+            throw context.error(.invalidAttribute, "dilations must be positive, got \(d)")
+        }
+        if let p = pads {
+            if p.contains(where: { $0 < 0 }) { throw context.error(.invalidAttribute, "pads must not be negative, got \(p)") }
+            if p.count % 2 != 0 { throw context.error(.invalidAttribute, "pads must have two values per spatial axis, got \(p.count)") }
+        }
+        // Every list given must agree on the number of spatial axes.
+        var rank: Int?
+        for (name, list) in [("kernel_shape", kernelShape), ("strides", strides), ("dilations", dilations), ("pads", pads.map { Array($0.prefix($0.count / 2)) })] {
+            guard let list else { continue }
+            if let r = rank, r != list.count {
+                throw context.error(.invalidAttribute, "\(name) has \(list.count) spatial axes, other attributes have \(r)")
+            }
+            rank = list.count
+        }
+    }
+
+    /// The number of spatial axes fixed by the attributes, if any gives it.
+    var spatialRank: Int? { kernelShape?.count ?? strides?.count ?? dilations?.count ?? pads.map { $0.count / 2 } }
+
+    /// Output size and padding for `input` spatial sizes with window `kernel`.
+    func resolve(input: [Int], kernel: [Int]) throws -> Resolved {
+        let n = input.count
+        guard kernel.count == n else {
+            throw ONNXRunError(.shapeMismatch, "kernel has \(kernel.count) spatial axes, input has \(n)")
+        }
+        if let r = spatialRank, r != n {
+            throw ONNXRunError(.shapeMismatch, "attributes describe \(r) spatial axes, input has \(n)")
+        }
+        let strides = self.strides ?? Array(repeating: 1, count: n)
+        let dilations = self.dilations ?? Array(repeating: 1, count: n)
+        var padBegin = pads.map { Array($0[0..<n]) } ?? Array(repeating: 0, count: n)
+        var padEnd = pads.map { Array($0[n..<(2 * n)]) } ?? Array(repeating: 0, count: n)
+        var output = [Int](repeating: 0, count: n)
+        for i in 0..<n {
+            let extent = (kernel[i] - 1) * dilations[i] + 1
+            switch autoPad {
+            case .notSet:
+                let span = input[i] + padBegin[i] + padEnd[i] - extent
+                if ceilMode {
+                    var out = span < 0 ? 0 : (span + strides[i] - 1) / strides[i] + 1
+                    // The last window must start inside the input or the leading padding.
+                    if out > 0 && (out - 1) * strides[i] >= input[i] + padBegin[i] { out -= 1 }
+                    output[i] = out
+                } else {
+                    output[i] = span < 0 ? 0 : span / strides[i] + 1
+                }
+            case .valid:
+                padBegin[i] = 0
+                padEnd[i] = 0
+                output[i] = input[i] < extent ? 0 : (input[i] - extent) / strides[i] + 1
+            case .sameUpper, .sameLower:
+                output[i] = (input[i] + strides[i] - 1) / strides[i]
+                let total = max(0, (output[i] - 1) * strides[i] + extent - input[i])
+                let small = total / 2
+                padBegin[i] = autoPad == .sameUpper ? small : total - small
+                padEnd[i] = total - padBegin[i]
+            }
+            if output[i] <= 0 {
+                throw ONNXRunError(.shapeMismatch, "window of extent \(extent) does not fit spatial axis \(i) of size \(input[i]) with padding \(padBegin[i])+\(padEnd[i])")
+            }
+        }
+        return Resolved(kernel: kernel, strides: strides, dilations: dilations, padBegin: padBegin, padEnd: padEnd, output: output)
+    }
+}
+
+/// Conv: Y[n, m, ...] = Σ W[m, c, k...] · X[n, g·C/G + c, pos·stride + k·dilation − pad] + B[m].
+struct ConvKernel: TensorKernel {
+    let geometry: WindowGeometry
+    let group: Int
+    /// The weights converted to float32 at plan time when they are an initializer.
+    let packedWeights: Tensor?
+
+    init(_ context: KernelContext) throws {
+        try context.expectInputs(2, 3)
+        geometry = try WindowGeometry(context, kernelRequired: false)
+        group = try context.int("group", default: 1)
+        guard group >= 1 else { throw context.error(.invalidAttribute, "group must be at least 1, got \(group)") }
+        if let w = context.constantInputs.count > 1 ? context.constantInputs[1] : nil {
+            guard w.rank >= 3 else { throw context.error(.invalidInput, "weights must have rank 3 or more, got shape \(w.shape)") }
+            guard w.shape[0] % group == 0 else {
+                throw context.error(.invalidAttribute, "group \(group) does not divide the \(w.shape[0]) output channels of W")
+            }
+            if let k = geometry.kernelShape, k != Array(w.shape[2...]) {
+                throw context.error(.invalidAttribute, "kernel_shape \(k) does not match weights of shape \(w.shape)")
+            }
+            if let r = geometry.spatialRank, r != w.rank - 2 {
+                throw context.error(.invalidAttribute, "attributes describe \(r) spatial axes, weights have \(w.rank - 2)")
+            }
+            packedWeights = try Self.asFloat(w)
+        } else {
+            packedWeights = nil
+        }
+    }
+
+    static func asFloat(_ t: Tensor) throws -> Tensor {
+        switch t.dataType {
+        case .float: return t
+        case .double, .float16, .bfloat16: return try Conversion.cast(t, to: .float)
+        default: throw ONNXRunError(.unsupportedType, "Conv expects floating-point tensors, got \(t.dataType)")
+        }
+    }
+
+    func compute(_ inputs: [Tensor?], _ context: RunContext) throws -> [Tensor] {
+        guard let x = inputs[0], let wIn = inputs[1] else { throw ONNXRunError(.invalidInput, "X and W are required") }
+        let bias = inputs.count > 2 ? inputs[2] : nil
+        let w = try packedWeights ?? Self.asFloat(wIn)
+        let xf = try Self.asFloat(x)
+        guard x.rank >= 3, w.rank == x.rank else {
+            throw ONNXRunError(.shapeMismatch, "X \(x.shape) and W \(w.shape) must both have rank 3 or more and equal ranks")
+        }
+        let batch = x.shape[0], channels = x.shape[1], outChannels = w.shape[0]
+        guard outChannels % group == 0, channels % group == 0 else {
+            throw ONNXRunError(.invalidAttribute, "group \(group) must divide both input channels \(channels) and output channels \(outChannels)")
+        }
+        let groupChannels = channels / group, groupOut = outChannels / group
+        guard w.shape[1] == groupChannels else {
+            throw ONNXRunError(.shapeMismatch, "W \(w.shape) expects \(w.shape[1] * group) input channels with group \(group), X \(x.shape) has \(channels)")
+        }
+        let kernel = Array(w.shape[2...])
+        if let k = geometry.kernelShape, k != kernel {
+            throw ONNXRunError(.invalidAttribute, "kernel_shape \(k) does not match weights of shape \(w.shape)")
+        }
+        let spatial = Array(x.shape[2...])
+        let g = try geometry.resolve(input: spatial, kernel: kernel)
+        let out = try Tensor(uninitialized: .float, shape: [batch, outChannels] + g.output)
+
+        let inSize = spatial.reduce(1, *), outSize = g.output.reduce(1, *), kernelSize = kernel.reduce(1, *)
+        let rows = groupChannels * kernelSize
+        let yp = out.pointer(as: Float.self), xp = xf.pointer(as: Float.self), wp = w.pointer(as: Float.self)
+
+        // Start from the bias (or zero) and accumulate the products into it.
+        if let bias {
+            let b = try Conversion.floats(bias)
+            guard b.count == outChannels else {
+                throw ONNXRunError(.shapeMismatch, "bias has \(b.count) values, expected \(outChannels)")
+            }
+            for n in 0..<batch {
+                for m in 0..<outChannels {
+                    (yp + (n * outChannels + m) * outSize).update(repeating: b[m], count: outSize)
+                }
+            }
+        } else {
+            yp.update(repeating: 0, count: out.count)
+        }
+        if out.count == 0 { return [try Self.restore(out, like: x)] }
+
+        let pointwise = kernelSize == 1 && g.strides.allSatisfy { $0 == 1 }
+            && g.padBegin.allSatisfy { $0 == 0 } && g.padEnd.allSatisfy { $0 == 0 }
+        let columns: UnsafeMutablePointer<Float>? = pointwise ? nil : .allocate(capacity: rows * outSize)
+        defer { columns?.deallocate() }
+        for n in 0..<batch {
+            for gi in 0..<group {
+                let source = xp + (n * channels + gi * groupChannels) * inSize
+                let matrix: UnsafePointer<Float>
+                if let columns {
+                    if spatial.count == 2 {
+                        Self.im2col2D(source, channels: groupChannels, input: spatial, g, into: columns)
+                    } else {
+                        Self.im2colND(source, channels: groupChannels, input: spatial, g, into: columns)
+                    }
+                    matrix = UnsafePointer(columns)
+                } else {
+                    matrix = UnsafePointer(source)
+                }
+                BLAS.sgemm(
+                    m: groupOut, n: outSize, k: rows, alpha: 1,
+                    a: wp + gi * groupOut * rows, lda: rows,
+                    b: matrix, ldb: outSize, beta: 1,
+                    c: yp + (n * outChannels + gi * groupOut) * outSize, ldc: outSize)
+            }
+        }
+        return [try Self.restore(out, like: x)]
+    }
+
+    static func restore(_ out: Tensor, like x: Tensor) throws -> Tensor {
+        x.dataType == .float ? out : try Conversion.cast(out, to: x.dataType)
+    }
+
+    /// Columns for a 2-D window: row (c, kh, kw), column (oh, ow); zeros where the window is in padding.
+    static func im2col2D(_ x: UnsafePointer<Float>, channels: Int, input: [Int], _ g: WindowGeometry.Resolved, into col: UnsafeMutablePointer<Float>) {
+        let height = input[0], width = input[1]
+        let outH = g.output[0], outW = g.output[1]
+        let kH = g.kernel[0], kW = g.kernel[1]
+        let sH = g.strides[0], sW = g.strides[1], dH = g.dilations[0], dW = g.dilations[1]
+        let pH = g.padBegin[0], pW = g.padBegin[1]
+        var row = col
+        for c in 0..<channels {
+            let plane = x + c * height * width
+            for kh in 0..<kH {
+                for kw in 0..<kW {
+                    // Output columns whose input column lies inside [0, width).
+                    let shift = kw * dW - pW
+                    let first = shift >= 0 ? 0 : min(outW, (-shift + sW - 1) / sW)
+                    let last = width - 1 - shift < 0 ? 0 : min(outW, (width - 1 - shift) / sW + 1)
+                    for oh in 0..<outH {
+                        let ih = oh * sH + kh * dH - pH
+                        let line = row + oh * outW
+                        if ih < 0 || ih >= height || first >= last {
+                            line.update(repeating: 0, count: outW)
+                            continue
+                        }
+                        let src = plane + ih * width + shift
+                        if first > 0 { line.update(repeating: 0, count: first) }
+                        if sW == 1 {
+                            (line + first).update(from: src + first, count: last - first)
+                        } else {
+                            for ow in first..<last { line[ow] = src[ow * sW] }
+                        }
+                        if last < outW { (line + last).update(repeating: 0, count: outW - last) }
+                    }
+                    row += outH * outW
+                }
+            }
+        }
+    }
+
+    /// Columns for any number of spatial axes: row (c, k_1..k_n), column (o_1..o_n).
+    static func im2colND(_ x: UnsafePointer<Float>, channels: Int, input: [Int], _ g: WindowGeometry.Resolved, into col: UnsafeMutablePointer<Float>) {
+        let rank = input.count
+        let inSize = input.reduce(1, *), outSize = g.output.reduce(1, *), kernelSize = g.kernel.reduce(1, *)
+        var inStrides = [Int](repeating: 1, count: rank)
+        for i in stride(from: rank - 2, through: 0, by: -1) { inStrides[i] = inStrides[i + 1] * input[i + 1] }
+        var k = [Int](repeating: 0, count: rank)
+        var o = [Int](repeating: 0, count: rank)
+        var row = col
+        for c in 0..<channels {
+            let plane = x + c * inSize
+            for i in 0..<rank { k[i] = 0 }
+            for _ in 0..<kernelSize {
+                // Walk the outputs; the innermost axis is handled as a run.
+                for i in 0..<rank { o[i] = 0 }
+                let last = rank - 1
+                let shift = k[last] * g.dilations[last] - g.padBegin[last]
+                var position = 0
+                while position < outSize {
+                    var offset = 0, inside = true
+                    for i in 0..<last {
+                        let p = o[i] * g.strides[i] + k[i] * g.dilations[i] - g.padBegin[i]
+                        if p < 0 || p >= input[i] { inside = false; break }
+                        offset += p * inStrides[i]
+                    }
+                    let line = row + position
+                    let count = g.output[last]
+                    if inside {
+                        for j in 0..<count {
+                            let p = j * g.strides[last] + shift
+                            line[j] = p >= 0 && p < input[last] ? plane[offset + p] : 0
+                        }
+                    } else {
+                        line.update(repeating: 0, count: count)
+                    }
+                    position += count
+                    var axis = last - 1
+                    while axis >= 0 {
+                        o[axis] += 1
+                        if o[axis] < g.output[axis] { break }
+                        o[axis] = 0
+                        axis -= 1
+                    }
+                }
+                row += outSize
+                var axis = rank - 1
+                while axis >= 0 {
+                    k[axis] += 1
+                    if k[axis] < g.kernel[axis] { break }
+                    k[axis] = 0
+                    axis -= 1
+                }
+            }
+        }
+    }
+}
+
+extension KernelRegistry {
+    static func registerConvolution(_ r: inout KernelRegistry) {
+        r.register("Conv", since: 1, 11, 22) { try ConvKernel($0) }
+    }
+}

@@ -1,0 +1,270 @@
+internal import CBLAS
+
+/// MatMul (numpy semantics, batched with broadcasting) and Gemm, on OpenBLAS for float and double.
+
+/// Row-major GEMM wrappers: C = alpha · op(A) · op(B) + beta · C.
+enum BLAS {
+    static func sgemm(
+        transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float,
+        c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        if m == 0 || n == 0 { return }
+        if k == 0 { return scale(c, m: m, n: n, ldc: ldc, by: beta) }
+        cblas_sgemm(
+            CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+            blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+    }
+
+    static func dgemm(
+        transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Double,
+        a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int, beta: Double,
+        c: UnsafeMutablePointer<Double>, ldc: Int
+    ) {
+        if m == 0 || n == 0 { return }
+        if k == 0 { return scale(c, m: m, n: n, ldc: ldc, by: beta) }
+        cblas_dgemm(
+            CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+            blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+    }
+
+    /// C = beta · C (an empty product); beta 0 clears C even where it held NaN.
+    private static func scale<T: FloatingPoint>(_ c: UnsafeMutablePointer<T>, m: Int, n: Int, ldc: Int, by beta: T) {
+        for i in 0..<m {
+            for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : c[i * ldc + j] * beta }
+        }
+    }
+
+    /// The same product for integer types, wrapping on overflow, by a plain loop.
+    static func integerGemm<T: FixedWidthInteger>(
+        transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: T,
+        a: UnsafePointer<T>, lda: Int, b: UnsafePointer<T>, ldb: Int, beta: T,
+        c: UnsafeMutablePointer<T>, ldc: Int
+    ) {
+        for i in 0..<m {
+            let row = c + i * ldc
+            if beta == 0 {
+                for j in 0..<n { row[j] = 0 }
+            } else if beta != 1 {
+                for j in 0..<n { row[j] = row[j] &* beta }
+            }
+            for p in 0..<k {
+                let av = (transA ? a[p * lda + i] : a[i * lda + p]) &* alpha
+                if av == 0 { continue }
+                if transB {
+                    for j in 0..<n { row[j] = row[j] &+ av &* b[j * ldb + p] }
+                } else {
+                    let bRow = b + p * ldb
+                    for j in 0..<n { row[j] = row[j] &+ av &* bRow[j] }
+                }
+            }
+        }
+    }
+}
+
+/// Which element type a product is computed in, and how results get back to the input type.
+private enum ProductType {
+    case float, double, integer
+    /// float16/bfloat16 compute in float and convert back.
+    case widened(DataType)
+
+    init(_ type: DataType, op: String) throws {
+        switch type {
+        case .float: self = .float
+        case .double: self = .double
+        case .float16, .bfloat16: self = .widened(type)
+        case .int32, .int64, .uint32, .uint64: self = .integer
+        default: throw ONNXRunError(.unsupportedType, "\(op) of \(type) is not supported")
+        }
+    }
+}
+
+/// MatMul: numpy.matmul semantics.
+struct MatMulKernel: TensorKernel {
+    init(_ context: KernelContext) throws {
+        try context.expectInputs(2)
+    }
+
+    func compute(_ inputs: [Tensor?], _ context: RunContext) throws -> [Tensor] {
+        guard let a = inputs[0], let b = inputs[1] else { throw ONNXRunError(.invalidInput, "both inputs are required") }
+        guard a.dataType == b.dataType else {
+            throw ONNXRunError(.invalidInput, "operand types differ: \(a.dataType) and \(b.dataType)")
+        }
+        return [try Self.multiply(a, b)]
+    }
+
+    static func multiply(_ a: Tensor, _ b: Tensor) throws -> Tensor {
+        guard a.rank >= 1, b.rank >= 1 else {
+            throw ONNXRunError(.shapeMismatch, "MatMul operands must have rank 1 or more, got \(a.shape) and \(b.shape)")
+        }
+        if case .widened(let type) = try ProductType(a.dataType, op: "MatMul") {
+            let product = try multiply(Conversion.cast(a, to: .float), Conversion.cast(b, to: .float))
+            return try Conversion.cast(product, to: type)
+        }
+        // Promote 1-D operands to matrices; the added axis is dropped from the result.
+        let aShape = a.rank == 1 ? [1, a.shape[0]] : a.shape
+        let bShape = b.rank == 1 ? [b.shape[0], 1] : b.shape
+        let m = aShape[aShape.count - 2], k = aShape[aShape.count - 1]
+        let k2 = bShape[bShape.count - 2], n = bShape[bShape.count - 1]
+        guard k == k2 else {
+            throw ONNXRunError(.shapeMismatch, "MatMul inner dimensions differ: \(a.shape) × \(b.shape)")
+        }
+        let aBatch = Array(aShape.dropLast(2)), bBatch = Array(bShape.dropLast(2))
+        let batch = try Broadcast.shape(aBatch, bBatch)
+        var outShape = batch
+        if a.rank > 1 { outShape.append(m) }
+        if b.rank > 1 { outShape.append(n) }
+        let out = try Tensor(uninitialized: a.dataType, shape: outShape)
+        let batchCount = batch.reduce(1, *)
+        if out.count == 0 { return out }
+
+        // Element offsets of each batch's matrices.
+        var aOffsets = [Int](), bOffsets = [Int]()
+        aOffsets.reserveCapacity(batchCount)
+        bOffsets.reserveCapacity(batchCount)
+        if batch.isEmpty {
+            aOffsets = [0]
+            bOffsets = [0]
+        } else {
+            let aStrides = Broadcast.strides(of: aBatch, in: batch), bStrides = Broadcast.strides(of: bBatch, in: batch)
+            var index = [Int](repeating: 0, count: batch.count)
+            var ao = 0, bo = 0
+            for _ in 0..<batchCount {
+                aOffsets.append(ao * m * k)
+                bOffsets.append(bo * k * n)
+                var axis = batch.count - 1
+                while axis >= 0 {
+                    index[axis] += 1
+                    ao += aStrides[axis]
+                    bo += bStrides[axis]
+                    if index[axis] < batch[axis] { break }
+                    ao -= aStrides[axis] * batch[axis]
+                    bo -= bStrides[axis] * batch[axis]
+                    index[axis] = 0
+                    axis -= 1
+                }
+            }
+        }
+        // A stack of matrices times one shared B is a single tall product.
+        let foldBatch = bBatch.reduce(1, *) == 1 && aBatch.count == batch.count && batchCount > 1
+        let calls = foldBatch ? 1 : batchCount
+        let rows = foldBatch ? m * batchCount : m
+
+        func run<T>(_: T.Type, _ gemm: (UnsafePointer<T>, UnsafePointer<T>, UnsafeMutablePointer<T>) -> Void) {
+            let pa = a.pointer(as: T.self), pb = b.pointer(as: T.self), po = out.pointer(as: T.self)
+            for i in 0..<calls { gemm(pa + aOffsets[i], pb + bOffsets[i], po + i * m * n) }
+        }
+        switch try ProductType(a.dataType, op: "MatMul") {
+        case .float:
+            run(Float.self) { BLAS.sgemm(m: rows, n: n, k: k, alpha: 1, a: $0, lda: k, b: $1, ldb: n, beta: 0, c: $2, ldc: n) }
+        case .double:
+            run(Double.self) { BLAS.dgemm(m: rows, n: n, k: k, alpha: 1, a: $0, lda: k, b: $1, ldb: n, beta: 0, c: $2, ldc: n) }
+        case .integer:
+            func integer<T: FixedWidthInteger>(_: T.Type) {
+                run(T.self) { BLAS.integerGemm(m: rows, n: n, k: k, alpha: 1, a: $0, lda: k, b: $1, ldb: n, beta: 0, c: $2, ldc: n) }
+            }
+            switch a.dataType {
+            case .int32: integer(Int32.self)
+            case .int64: integer(Int64.self)
+            case .uint32: integer(UInt32.self)
+            default: integer(UInt64.self)
+            }
+        case .widened: break  // handled above
+        }
+        return out
+    }
+}
+
+/// Gemm: Y = alpha · A' · B' + beta · C, with A' = transA ? Aᵀ : A (likewise B), C broadcast to [M, N].
+struct GemmKernel: TensorKernel {
+    let transA: Bool, transB: Bool
+    let alpha: Float, beta: Float
+
+    init(_ context: KernelContext) throws {
+        try context.expectInputs(context.opsetVersion < 11 ? 3 : 2, 3)
+        transA = try context.int("transA", default: 0) != 0
+        transB = try context.int("transB", default: 0) != 0
+        alpha = try context.float("alpha", default: 1)
+        beta = try context.float("beta", default: 1)
+        // Opset < 7 `broadcast`: C is broadcast either way here, after checking it fits [M, N].
+        _ = try context.int("broadcast")
+    }
+
+    func compute(_ inputs: [Tensor?], _ context: RunContext) throws -> [Tensor] {
+        guard let a = inputs[0], let b = inputs[1] else { throw ONNXRunError(.invalidInput, "A and B are required") }
+        let c = inputs.count > 2 ? inputs[2] : nil
+        guard a.dataType == b.dataType, c == nil || c!.dataType == a.dataType else {
+            throw ONNXRunError(.invalidInput, "operand types differ: \(a.dataType), \(b.dataType)\(c.map { ", \($0.dataType)" } ?? "")")
+        }
+        guard a.rank == 2, b.rank == 2 else {
+            throw ONNXRunError(.shapeMismatch, "Gemm operands must be matrices, got \(a.shape) and \(b.shape)")
+        }
+        let productType = try ProductType(a.dataType, op: "Gemm")
+        if case .widened(let type) = productType {
+            let wide = try [a, b, c].map { try $0.map { try Conversion.cast($0, to: .float) } }
+            return [try Conversion.cast(try compute(wide, context)[0], to: type)]
+        }
+        let m = transA ? a.shape[1] : a.shape[0], k = transA ? a.shape[0] : a.shape[1]
+        let kb = transB ? b.shape[1] : b.shape[0], n = transB ? b.shape[0] : b.shape[1]
+        guard k == kb else {
+            throw ONNXRunError(.shapeMismatch, "Gemm inner dimensions differ: A \(a.shape) (transA=\(transA)) and B \(b.shape) (transB=\(transB))")
+        }
+        let out = try Tensor(uninitialized: a.dataType, shape: [m, n])
+        if let c, c.shape != [m, n] {
+            guard (try? Broadcast.shape(c.shape, [m, n])) == [m, n] else {
+                throw ONNXRunError(.shapeMismatch, "C of shape \(c.shape) cannot be broadcast to [\(m), \(n)]")
+            }
+        }
+        // Fill Y with C broadcast to [M, N], then accumulate the product into it.
+        func fill<T>(_: T.Type, zero: T) {
+            let po = out.pointer(as: T.self)
+            guard let c else {
+                po.update(repeating: zero, count: m * n)
+                return
+            }
+            let pc = c.pointer(as: T.self)
+            if c.count == m * n {
+                po.update(from: pc, count: m * n)
+                return
+            }
+            let strides = Broadcast.strides(of: c.shape, in: [m, n])
+            for i in 0..<m {
+                for j in 0..<n { po[i * n + j] = pc[i * strides[0] + j * strides[1]] }
+            }
+        }
+        let hasC = c != nil && beta != 0
+        let lda = a.shape[1], ldb = b.shape[1]
+        switch productType {
+        case .float:
+            fill(Float.self, zero: 0)
+            BLAS.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a.pointer(as: Float.self), lda: lda,
+                       b: b.pointer(as: Float.self), ldb: ldb, beta: hasC ? beta : 0, c: out.pointer(as: Float.self), ldc: n)
+        case .double:
+            fill(Double.self, zero: 0)
+            BLAS.dgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: Double(alpha), a: a.pointer(as: Double.self), lda: lda,
+                       b: b.pointer(as: Double.self), ldb: ldb, beta: hasC ? Double(beta) : 0, c: out.pointer(as: Double.self), ldc: n)
+        case .integer:
+            func integer<T: FixedWidthInteger>(_: T.Type) {
+                fill(T.self, zero: 0)
+                BLAS.integerGemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: T(truncatingIfNeeded: Int64(alpha)),
+                                 a: a.pointer(as: T.self), lda: lda, b: b.pointer(as: T.self), ldb: ldb,
+                                 beta: hasC ? T(truncatingIfNeeded: Int64(beta)) : 0, c: out.pointer(as: T.self), ldc: n)
+            }
+            switch a.dataType {
+            case .int32: integer(Int32.self)
+            case .int64: integer(Int64.self)
+            case .uint32: integer(UInt32.self)
+            default: integer(UInt64.self)
+            }
+        case .widened: break  // handled above
+        }
+        return [out]
+    }
+}
+
+extension KernelRegistry {
+    static func registerMatrixMultiply(_ r: inout KernelRegistry) {
+        r.register("MatMul", since: 1, 9, 13) { try MatMulKernel($0) }
+        r.register("Gemm", since: 1, 6, 7, 9, 11, 13) { try GemmKernel($0) }
+    }
+}
