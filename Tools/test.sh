@@ -3,7 +3,7 @@
 #  1. installs missing system packages and the project-local Python env (.venv, onnx==1.23.2);
 #  2. generates test data from the onnx package into Generated/ (ignored by git);
 #  3. builds and runs the Swift tests (unit tests + end-to-end tests over Generated/);
-#  4. runs the CLI over the light model zoo suite.
+#  4. runs the CLI (release build) over the light zoo models and their weighted variants.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 Tools/install-deps.sh
@@ -12,6 +12,7 @@ py=.venv/bin/python
 mkdir -p Generated
 echo "generating test data in Generated/ ..." >&2
 $py Tools/make_light_suite.py Generated/light
+$py Tools/make_zoo_weighted_suite.py Generated/zoo
 $py Tools/make_loader_fixtures.py Generated/loader
 echo "building and running Swift tests..." >&2
 swift build --build-tests >&2
@@ -24,3 +25,4 @@ grep -E "^✔ Test run|^✘ Test run|Executed [0-9]+ tests" Generated/swift-test
 echo "running the light model suite through the CLI (release build)..." >&2
 swift build -c release --product onnx-run >&2
 .build/release/onnx-run test Generated/light
+.build/release/onnx-run test Generated/zoo --atol 1e-6

@@ -37,6 +37,24 @@ func generatedCases(_ folder: String) -> [String] {
     }
 }
 
+/// The same nine architectures with seeded random weights (Tools/make_zoo_weighted_suite.py),
+/// against onnxruntime's outputs: the stored light outputs are a uniform softmax, these are not.
+@Suite struct WeightedZooTests {
+    @Test func suiteWasGenerated() {
+        #expect(generatedCases("zoo") == LightModelZooTests.names.map { $0.replacingOccurrences(of: "light_", with: "zoo_") })
+    }
+
+    @Test(arguments: LightModelZooTests.names.map { $0.replacingOccurrences(of: "light_", with: "zoo_") })
+    func matchesOnnxRuntime(name: String) throws {
+        let directory = generatedRoot.appendingPathComponent("zoo").appendingPathComponent(name)
+        try #require(FileManager.default.fileExists(atPath: directory.path), "missing \(directory.path): run Tools/test.sh")
+        for level in [0, 2] {
+            let outcome = TestCaseRunner.run(caseDirectory: directory, tolerance: .init(rtol: 1e-3, atol: 1e-6), threads: 2, optimizationLevel: level)
+            #expect(outcome.failure == nil, "opt-level \(level): \(outcome.failure ?? "")")
+        }
+    }
+}
+
 @Suite struct CommandLineTests {
     /// The built `onnx-run` executable next to the test bundle.
     static var executable: URL {

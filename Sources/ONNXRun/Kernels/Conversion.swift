@@ -28,6 +28,15 @@ enum Conversion {
         case .uint16: let p = t.pointer(as: UInt16.self); return { Double(p[$0]) }
         case .uint32: let p = t.pointer(as: UInt32.self); return { Double(p[$0]) }
         case .uint64: let p = t.pointer(as: UInt64.self); return { Double(p[$0]) }
+        case .float8e4m3fn, .float8e4m3fnuz, .float8e5m2, .float8e5m2fnuz, .float8e8m0:
+            let p = t.pointer(as: UInt8.self), type = t.dataType
+            return { Double(SmallFloat.decode(p[$0], as: type)) }
+        case .float4e2m1:
+            let p = t.pointer(as: UInt8.self)
+            return { Double(SmallFloat.decodeFloat4(UInt8(SmallFloat.nibble(p, $0, signed: false)))) }
+        case .int4, .uint4:
+            let p = t.pointer(as: UInt8.self), signed = t.dataType == .int4
+            return { Double(SmallFloat.nibble(p, $0, signed: signed)) }
         default: throw ONNXRunError(.unsupportedType, "conversion from \(t.dataType) is not supported")
         }
     }
