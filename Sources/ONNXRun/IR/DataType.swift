@@ -61,7 +61,36 @@ public enum DataType: Int32, Sendable, CaseIterable, CustomStringConvertible {
     }
 
     /// The lowercase ONNX name, e.g. `float`, `int64`, `float8e4m3fn`.
-    public var description: String { String(describing: self).lowercased() }
+    public var description: String {
+        switch self {
+        case .float: "float"
+        case .uint8: "uint8"
+        case .int8: "int8"
+        case .uint16: "uint16"
+        case .int16: "int16"
+        case .int32: "int32"
+        case .int64: "int64"
+        case .string: "string"
+        case .bool: "bool"
+        case .float16: "float16"
+        case .double: "double"
+        case .uint32: "uint32"
+        case .uint64: "uint64"
+        case .complex64: "complex64"
+        case .complex128: "complex128"
+        case .bfloat16: "bfloat16"
+        case .float8e4m3fn: "float8e4m3fn"
+        case .float8e4m3fnuz: "float8e4m3fnuz"
+        case .float8e5m2: "float8e5m2"
+        case .float8e5m2fnuz: "float8e5m2fnuz"
+        case .uint4: "uint4"
+        case .int4: "int4"
+        case .float4e2m1: "float4e2m1"
+        case .float8e8m0: "float8e8m0"
+        case .uint2: "uint2"
+        case .int2: "int2"
+        }
+    }
 
     /// The Open Inference Protocol / KServe datatype name (`FP32`, `INT64`, `BOOL`, `BYTES`, ...).
     public var inferenceProtocolName: String {
