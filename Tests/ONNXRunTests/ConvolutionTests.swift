@@ -1,0 +1,170 @@
+import Testing
+@testable import ONNXRun
+
+/// Direct convolution by definition: explicit padding, any number of spatial axes.
+private func referenceConv(
+    _ x: Tensor, _ w: Tensor, _ b: Tensor?, group: Int, strides: [Int], dilations: [Int], padBegin: [Int], padEnd: [Int]
+) -> Tensor {
+    let xs = try! x.scalars(as: Float.self), ws = try! w.scalars(as: Float.self)
+    let bias = b.map { try! $0.scalars(as: Float.self) }
+    let n = x.shape[0], c = x.shape[1], m = w.shape[0]
+    let inSpatial = Array(x.shape[2...]), kernel = Array(w.shape[2...])
+    let rank = inSpatial.count
+    var outSpatial: [Int] = []
+    for i in 0..<rank {
+        let extent: Int = (kernel[i] - 1) * dilations[i] + 1
+        let span: Int = inSpatial[i] + padBegin[i] + padEnd[i] - extent
+        outSpatial.append(span / strides[i] + 1)
+    }
+    let cg = c / group, mg = m / group
+    let xStrides = rowMajorStrides(x.shape), wStrides = rowMajorStrides(w.shape)
+    var out: [Float] = []
+    for batch in 0..<n {
+        for oc in 0..<m {
+            let g = oc / mg
+            for o in allIndices(outSpatial) {
+                var sum = bias?[oc] ?? 0
+                for ic in 0..<cg {
+                    for k in allIndices(kernel) {
+                        var xOffset = batch * xStrides[0] + (g * cg + ic) * xStrides[1]
+                        var inside = true
+                        for i in 0..<rank {
+                            let p = o[i] * strides[i] + k[i] * dilations[i] - padBegin[i]
+                            if p < 0 || p >= inSpatial[i] { inside = false }
+                            xOffset += p * xStrides[i + 2]
+                        }
+                        guard inside else { continue }
+                        var wOffset = oc * wStrides[0] + ic * wStrides[1]
+                        for i in 0..<rank { wOffset += k[i] * wStrides[i + 2] }
+                        sum += xs[xOffset] * ws[wOffset]
+                    }
+                }
+                out.append(sum)
+            }
+        }
+    }
+    return floatTensor([n, m] + outSpatial, out)
+}
+
+@Suite struct ConvolutionTests {
+    @Test func tinyHandWorked() throws {
+        // 3×3 input 1...9, 2×2 kernel of ones: each output sums a 2×2 block.
+        let x = floatTensor([1, 1, 3, 3], [1, 2, 3, 4, 5, 6, 7, 8, 9])
+        let w = floatTensor([1, 1, 2, 2], [1, 1, 1, 1])
+        let y = try runNode("Conv", inputs: [x, w])[0]
+        expectClose(y, floatTensor([1, 1, 2, 2], [12, 16, 24, 28]))
+        // With pads 1 on every side and stride 2: corners of the padded 4×4 output grid.
+        let padded = try runNode("Conv", inputs: [x, w], attributes: ["pads": ints(1, 1, 1, 1), "strides": ints(2, 2)])[0]
+        expectClose(padded, floatTensor([1, 1, 2, 2], [1, 5, 11, 28]))
+    }
+
+    @Test func groupsPadsStridesDilationsAndBias() throws {
+        let x = sampleTensor([2, 4, 7, 6], seed: 1)
+        let w = sampleTensor([6, 2, 3, 2], seed: 2)
+        let b = sampleTensor([6], seed: 3)
+        let attributes: [String: Attribute] = [
+            "group": .int(2), "pads": ints(1, 0, 2, 1), "strides": ints(2, 1), "dilations": ints(1, 2),
+        ]
+        let expected = referenceConv(x, w, b, group: 2, strides: [2, 1], dilations: [1, 2], padBegin: [1, 0], padEnd: [2, 1])
+        expectClose(try runNode("Conv", inputs: [x, w, b], attributes: attributes)[0], expected)
+        // Same with weights and bias as initializers (pre-packed at plan time).
+        expectClose(try runNode("Conv", inputs: [x, w, b], constants: [1: w, 2: b], attributes: attributes)[0], expected)
+    }
+
+    @Test func depthwise() throws {
+        let x = sampleTensor([1, 3, 5, 5], seed: 4)
+        let w = sampleTensor([3, 1, 3, 3], seed: 5)
+        let y = try runNode("Conv", inputs: [x, w], attributes: ["group": .int(3), "pads": ints(1, 1, 1, 1)])[0]
+        expectClose(y, referenceConv(x, w, nil, group: 3, strides: [1, 1], dilations: [1, 1], padBegin: [1, 1], padEnd: [1, 1]))
+    }
+
+    @Test func pointwiseSkipsIm2col() throws {
+        let x = sampleTensor([2, 5, 3, 4], seed: 6)
+        let w = sampleTensor([7, 5, 1, 1], seed: 7)
+        let b = sampleTensor([7], seed: 8)
+        let y = try runNode("Conv", inputs: [x, w, b], constants: [1: w])[0]
+        expectClose(y, referenceConv(x, w, b, group: 1, strides: [1, 1], dilations: [1, 1], padBegin: [0, 0], padEnd: [0, 0]))
+        // A strided 1×1 conv goes through im2col.
+        let strided = try runNode("Conv", inputs: [x, w, b], attributes: ["strides": ints(2, 3)])[0]
+        expectClose(strided, referenceConv(x, w, b, group: 1, strides: [2, 3], dilations: [1, 1], padBegin: [0, 0], padEnd: [0, 0]))
+    }
+
+    @Test func oneDimensional() throws {
+        let x = sampleTensor([2, 3, 11], seed: 9)
+        let w = sampleTensor([4, 3, 3], seed: 10)
+        let y = try runNode("Conv", inputs: [x, w], attributes: ["pads": ints(2, 1), "strides": ints(2), "dilations": ints(2)])[0]
+        expectClose(y, referenceConv(x, w, nil, group: 1, strides: [2], dilations: [2], padBegin: [2], padEnd: [1]))
+    }
+
+    @Test func threeDimensionalWithGroups() throws {
+        let x = sampleTensor([1, 4, 5, 4, 6], seed: 11)
+        let w = sampleTensor([2, 2, 2, 3, 2], seed: 12)
+        let b = sampleTensor([2], seed: 13)
+        let attributes: [String: Attribute] = [
+            "group": .int(2), "pads": ints(1, 0, 1, 0, 2, 1), "strides": ints(1, 2, 2), "dilations": ints(2, 1, 1),
+            "kernel_shape": ints(2, 3, 2),
+        ]
+        let y = try runNode("Conv", inputs: [x, w, b], attributes: attributes)[0]
+        expectClose(y, referenceConv(x, w, b, group: 2, strides: [1, 2, 2], dilations: [2, 1, 1], padBegin: [1, 0, 1], padEnd: [0, 2, 1]))
+    }
+
+    @Test func autoPadOneDimensionalByHand() throws {
+        let x = floatTensor([1, 1, 4], [1, 2, 3, 4])
+        let w = floatTensor([1, 1, 2], [1, 1])
+        // SAME needs one pad element: at the end for SAME_UPPER, at the start for SAME_LOWER.
+        let upper = try runNode("Conv", inputs: [x, w], attributes: ["auto_pad": .string("SAME_UPPER")])[0]
+        expectClose(upper, floatTensor([1, 1, 4], [3, 5, 7, 4]))
+        let lower = try runNode("Conv", inputs: [x, w], attributes: ["auto_pad": .string("SAME_LOWER")])[0]
+        expectClose(lower, floatTensor([1, 1, 4], [1, 3, 5, 7]))
+        let valid = try runNode("Conv", inputs: [x, w], attributes: ["auto_pad": .string("VALID"), "pads": ints(3, 3)])[0]
+        expectClose(valid, floatTensor([1, 1, 3], [3, 5, 7]))
+    }
+
+    @Test func autoPadSameWithStrides() throws {
+        // 7×8 input, 3×3 kernel, stride 2: output ceil(7/2)×ceil(8/2) = 4×4.
+        // Total padding: rows (4−1)·2+3−7 = 2, columns (4−1)·2+3−8 = 1.
+        let x = sampleTensor([1, 2, 7, 8], seed: 14)
+        let w = sampleTensor([3, 2, 3, 3], seed: 15)
+        let upper = try runNode("Conv", inputs: [x, w], attributes: ["auto_pad": .string("SAME_UPPER"), "strides": ints(2, 2)])[0]
+        expectClose(upper, referenceConv(x, w, nil, group: 1, strides: [2, 2], dilations: [1, 1], padBegin: [1, 0], padEnd: [1, 1]))
+        let lower = try runNode("Conv", inputs: [x, w], attributes: ["auto_pad": .string("SAME_LOWER"), "strides": ints(2, 2)])[0]
+        expectClose(lower, referenceConv(x, w, nil, group: 1, strides: [2, 2], dilations: [1, 1], padBegin: [1, 1], padEnd: [1, 0]))
+    }
+
+    @Test func float16AndDoubleGoThroughFloat() throws {
+        let x = sampleTensor([1, 2, 4, 4], seed: 16)
+        let w = sampleTensor([2, 2, 3, 3], seed: 17)
+        let expected = referenceConv(x, w, nil, group: 1, strides: [1, 1], dilations: [1, 1], padBegin: [1, 1], padEnd: [1, 1])
+        let attributes: [String: Attribute] = ["pads": ints(1, 1, 1, 1)]
+        for type in [DataType.float16, .double] {
+            let y = try runNode("Conv", inputs: [Conversion.cast(x, to: type), Conversion.cast(w, to: type)], attributes: attributes)[0]
+            #expect(y.dataType == type)
+            let tolerance: Float = type == .float16 ? 1e-2 : 1e-5
+            expectClose(try Conversion.cast(y, to: .float), expected, rtol: tolerance, atol: tolerance)
+        }
+        #expect(throws: ONNXRunError.self) {
+            try runNode("Conv", inputs: [try Tensor(shape: [1, 1, 2], scalars: [Int32(1), 2]), try Tensor(shape: [1, 1, 1], scalars: [Int32(1)])])
+        }
+    }
+
+    @Test func wrongGroupCountNamesTheNode() throws {
+        let x = sampleTensor([1, 4, 3, 3], seed: 18)
+        let w = sampleTensor([4, 2, 1, 1], seed: 19)
+        // 3 groups cannot split 4 output channels; with W an initializer this fails at planning.
+        let error = #expect(throws: ONNXRunError.self) {
+            try runNode("Conv", inputs: [x, w], constants: [1: w], attributes: ["group": .int(3)])
+        }
+        #expect(error?.code == .invalidAttribute)
+        #expect(error?.description.contains("Conv node \"node\"") == true)
+        // Fed weights: the channel mismatch is found when running, still naming the node.
+        let runtime = #expect(throws: ONNXRunError.self) {
+            try runNode("Conv", inputs: [x, w], attributes: ["group": .int(1)])
+        }
+        #expect(runtime?.code == .shapeMismatch)
+        #expect(runtime?.description.contains("Conv node \"node\"") == true)
+        let badPad = #expect(throws: ONNXRunError.self) {
+            try runNode("Conv", inputs: [x, w], attributes: ["auto_pad": .string("SAME")])
+        }
+        #expect(badPad?.code == .invalidAttribute)
+    }
+}

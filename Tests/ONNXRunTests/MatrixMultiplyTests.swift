@@ -1,0 +1,138 @@
+import Testing
+@testable import ONNXRun
+
+/// C[i, j] = Σ_k A[i, k] · B[k, j] for row-major matrices in flat arrays.
+private func referenceProduct(_ a: [Float], _ b: [Float], m: Int, k: Int, n: Int) -> [Float] {
+    var c = [Float](repeating: 0, count: m * n)
+    for i in 0..<m {
+        for j in 0..<n {
+            for p in 0..<k { c[i * n + j] += a[i * k + p] * b[p * n + j] }
+        }
+    }
+    return c
+}
+
+/// The transpose of a row-major rows×cols matrix.
+private func transpose(_ a: [Float], rows: Int, cols: Int) -> [Float] {
+    var t = [Float](repeating: 0, count: a.count)
+    for i in 0..<rows {
+        for j in 0..<cols { t[j * rows + i] = a[i * cols + j] }
+    }
+    return t
+}
+
+@Suite struct MatrixMultiplyTests {
+    @Test func matMulByHand() throws {
+        let a = floatTensor([2, 3], [1, 2, 3, 4, 5, 6])
+        let b = floatTensor([3, 2], [7, 8, 9, 10, 11, 12])
+        expectClose(try runNode("MatMul", inputs: [a, b])[0], floatTensor([2, 2], [58, 64, 139, 154]))
+    }
+
+    @Test func oneDimensionalOperands() throws {
+        let m = floatTensor([2, 3], [1, 2, 3, 4, 5, 6])
+        let v3 = floatTensor([3], [1, 0, -1])
+        let v2 = floatTensor([2], [1, 2])
+        // Matrix × vector drops the appended axis; vector × matrix drops the prepended one.
+        expectClose(try runNode("MatMul", inputs: [m, v3])[0], floatTensor([2], [-2, -2]))
+        expectClose(try runNode("MatMul", inputs: [v2, m])[0], floatTensor([3], [9, 12, 15]))
+        // Vector × vector is a scalar.
+        expectClose(try runNode("MatMul", inputs: [v3, v3])[0], floatTensor([], [2]))
+        // A vector against a batch of matrices.
+        let batch = floatTensor([2, 3, 2], [1, 0, 0, 1, 1, 1, 2, 0, 0, 2, 2, 2])
+        expectClose(try runNode("MatMul", inputs: [v3, batch])[0], floatTensor([2, 2], [0, -1, 0, -2]))
+    }
+
+    @Test func batchedWithBroadcasting() throws {
+        // [2, 1, 3, 4] × [3, 4, 5] → [2, 3, 3, 5]: A's batch axis 1 and B's missing axis broadcast.
+        let a = sampleTensor([2, 1, 3, 4], seed: 31), b = sampleTensor([3, 4, 5], seed: 32)
+        let av = try a.scalars(as: Float.self), bv = try b.scalars(as: Float.self)
+        var expected: [Float] = []
+        for i in 0..<2 {
+            for j in 0..<3 {
+                expected += referenceProduct(Array(av[(i * 12)..<(i * 12 + 12)]), Array(bv[(j * 20)..<(j * 20 + 20)]), m: 3, k: 4, n: 5)
+            }
+        }
+        expectClose(try runNode("MatMul", inputs: [a, b])[0], floatTensor([2, 3, 3, 5], expected))
+    }
+
+    @Test func stackTimesSharedMatrix() throws {
+        // [2, 3, 4, 5] × [5, 6]: every batch shares B (folded into one tall product).
+        let a = sampleTensor([2, 3, 4, 5], seed: 33), b = sampleTensor([5, 6], seed: 34)
+        let av = try a.scalars(as: Float.self), bv = try b.scalars(as: Float.self)
+        let expected = referenceProduct(av, bv, m: 24, k: 5, n: 6)
+        expectClose(try runNode("MatMul", inputs: [a, b], constants: [1: b])[0], floatTensor([2, 3, 4, 6], expected))
+        // The shared matrix on the left: [4, 5] × [3, 5, 2].
+        let c = sampleTensor([3, 5, 2], seed: 35)
+        let cv = try c.scalars(as: Float.self)
+        let left = Array(av[0..<20])
+        var expectedLeft: [Float] = []
+        for i in 0..<3 { expectedLeft += referenceProduct(left, Array(cv[(i * 10)..<(i * 10 + 10)]), m: 4, k: 5, n: 2) }
+        expectClose(try runNode("MatMul", inputs: [floatTensor([4, 5], left), c])[0], floatTensor([3, 4, 2], expectedLeft))
+    }
+
+    @Test func otherElementTypes() throws {
+        let a = try Tensor(shape: [2, 2], scalars: [Double(1), 2, 3, 4])
+        #expect(try runNode("MatMul", inputs: [a, a])[0].scalars(as: Double.self) == [7, 10, 15, 22])
+        let i = try Tensor(shape: [2, 3], scalars: [Int32(1), -2, 3, 4, 5, -6])
+        let j = try Tensor(shape: [3, 1], scalars: [Int32(2), 1, 1])
+        #expect(try runNode("MatMul", inputs: [i, j])[0].scalars(as: Int32.self) == [3, 7])
+        let h = try runNode("MatMul", inputs: [Conversion.cast(floatTensor([1, 2], [0.5, 2]), to: .float16), Conversion.cast(floatTensor([2, 1], [4, 0.25]), to: .float16)])[0]
+        #expect(h.dataType == .float16)
+        expectClose(try Conversion.cast(h, to: .float), floatTensor([1, 1], [2.5]))
+    }
+
+    @Test func emptyInnerDimensionGivesZeros() throws {
+        let y = try runNode("MatMul", inputs: [floatTensor([2, 0], []), floatTensor([0, 3], [])])[0]
+        expectClose(y, floatTensor([2, 3], [0, 0, 0, 0, 0, 0]))
+    }
+
+    @Test func mismatchedInnerDimensions() throws {
+        let error = #expect(throws: ONNXRunError.self) {
+            try runNode("MatMul", inputs: [floatTensor([2, 3], [1, 2, 3, 4, 5, 6]), floatTensor([2, 2], [1, 2, 3, 4])])
+        }
+        #expect(error?.code == .shapeMismatch)
+        #expect(error?.description.contains("MatMul node \"node\"") == true)
+        #expect(throws: ONNXRunError.self) {
+            try runNode("MatMul", inputs: [sampleTensor([2, 3, 4], seed: 1), sampleTensor([3, 4, 2], seed: 2)])
+        }
+    }
+
+    @Test func gemmTransposesAlphaBeta() throws {
+        let m = 3, k = 4, n = 5
+        let a = sampleValues(m * k, seed: 36), b = sampleValues(k * n, seed: 37), c = sampleValues(m * n, seed: 38)
+        let product = referenceProduct(a, b, m: m, k: k, n: n)
+        let expected = (0..<(m * n)).map { 0.5 * product[$0] + 2 * c[$0] }
+        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+            let aT = ta ? floatTensor([k, m], transpose(a, rows: m, cols: k)) : floatTensor([m, k], a)
+            let bT = tb ? floatTensor([n, k], transpose(b, rows: k, cols: n)) : floatTensor([k, n], b)
+            let y = try runNode("Gemm", inputs: [aT, bT, floatTensor([m, n], c)], attributes: [
+                "transA": .int(ta ? 1 : 0), "transB": .int(tb ? 1 : 0), "alpha": .float(0.5), "beta": .float(2),
+            ])[0]
+            expectClose(y, floatTensor([m, n], expected))
+        }
+    }
+
+    @Test func gemmBroadcastsC() throws {
+        let a = floatTensor([2, 2], [1, 2, 3, 4]), identity = floatTensor([2, 2], [1, 0, 0, 1])
+        expectClose(try runNode("Gemm", inputs: [a, identity, floatTensor([2], [10, 20])])[0], floatTensor([2, 2], [11, 22, 13, 24]))
+        expectClose(try runNode("Gemm", inputs: [a, identity, floatTensor([2, 1], [10, 20])])[0], floatTensor([2, 2], [11, 12, 23, 24]))
+        expectClose(try runNode("Gemm", inputs: [a, identity, floatTensor([], [1])], attributes: ["beta": .float(3)])[0], floatTensor([2, 2], [4, 5, 6, 7]))
+        // Opset 6 with the legacy broadcast flag.
+        expectClose(try runNode("Gemm", opset: 6, inputs: [a, identity, floatTensor([2], [10, 20])], attributes: ["broadcast": .int(1)])[0], floatTensor([2, 2], [11, 22, 13, 24]))
+        #expect(throws: ONNXRunError.self) {
+            try runNode("Gemm", inputs: [a, identity, floatTensor([3], [1, 2, 3])])
+        }
+    }
+
+    @Test func gemmOptionalC() throws {
+        let a = floatTensor([1, 2], [1, 2]), b = floatTensor([2, 1], [3, 4])
+        expectClose(try runNode("Gemm", opset: 13, inputs: [a, b])[0], floatTensor([1, 1], [11]))
+        // Before opset 11, C is required.
+        let error = #expect(throws: ONNXRunError.self) { try runNode("Gemm", opset: 9, inputs: [a, b]) }
+        #expect(error?.description.contains("Gemm node \"node\"") == true)
+        let d = try runNode("Gemm", inputs: [Conversion.cast(a, to: .double), Conversion.cast(b, to: .double)], attributes: ["alpha": .float(2)])[0]
+        #expect(try d.scalars(as: Double.self) == [22])
+        let i = try runNode("Gemm", inputs: [Conversion.cast(a, to: .int64), Conversion.cast(b, to: .int64), Tensor(shape: [1], scalars: [Int64(5)])])[0]
+        #expect(try i.scalars(as: Int64.self) == [16])
+    }
+}
