@@ -17,5 +17,7 @@ extension KernelRegistry {
         registerNormalization(&r)
         registerMatrixMultiply(&r)
         registerSoftmax(&r)
+        registerSequences(&r)
+        registerControlFlow(&r)
     }
 }

@@ -142,12 +142,19 @@ final class ExecutionPlan: Sendable {
                 })
             do {
                 kernels[index] = try factory(context)
+            } catch let error as ONNXRunError where error.code == .unsupportedOperator && error.subject == nil {
+                // Unsupported operators inside a subgraph join the one report for the whole model.
+                let nested = error.message.replacingOccurrences(of: "unsupported operators: ", with: "")
+                for entry in nested.components(separatedBy: "; ") {
+                    unsupported["\(entry) (inside \(node.label))", default: []].append(contentsOf: [])
+                }
             } catch let error as ONNXRunError {
                 throw error.about(node.label)
             }
         }
         if !unsupported.isEmpty {
             let list = unsupported.sorted { $0.key < $1.key }.map { op, nodes in
+                if nodes.isEmpty { return op }
                 let shown = nodes.prefix(5).map { "\"\($0)\"" }.joined(separator: ", ")
                 return "\(op) used by \(nodes.count > 5 ? "\(shown) and \(nodes.count - 5) more" : shown)"
             }
@@ -159,7 +166,10 @@ final class ExecutionPlan: Sendable {
         keep.formUnion(constants.map(\.0))
         var lastUse: [Int: Int] = [:]
         for (position, index) in order.enumerated() {
-            for name in graph.nodes[index].inputs where !name.isEmpty { lastUse[slot(name)] = position }
+            let node = graph.nodes[index]
+            for name in node.inputs where !name.isEmpty { lastUse[slot(name)] = position }
+            // Values a subgraph reads from this scope must live until the node that owns it ran.
+            for name in Self.outerReferences(of: node) where slotsByName[name] != nil { lastUse[slot(name)] = position }
         }
         var releases = [[Int]](repeating: [], count: order.count)
         for (s, position) in lastUse where !keep.contains(s) { releases[position].append(s) }
