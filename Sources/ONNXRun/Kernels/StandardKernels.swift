@@ -19,5 +19,6 @@ extension KernelRegistry {
         registerSoftmax(&r)
         registerSequences(&r)
         registerControlFlow(&r)
+        registerStrings(&r)
     }
 }
