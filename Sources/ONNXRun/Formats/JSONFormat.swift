@@ -315,8 +315,8 @@ public enum JSONFormat {
         }
     }
 
-    /// A JSON string literal.
-    static func quote(_ s: String) -> String {
+    /// A JSON string literal for `s` (quotes and escapes).
+    public static func quote(_ s: String) -> String {
         var out = "\""
         for scalar in s.unicodeScalars {
             switch scalar {
