@@ -53,3 +53,46 @@ import Testing
         #expect(results[0] == results[1])
     }
 }
+
+@Suite struct ConvFusionTests {
+    /// x → Conv(W, B) → BatchNormalization → Relu → y, with `extraReader` also reading the conv output.
+    func model(extraReader: Bool = false) -> Model {
+        var nodes = [
+            Node(name: "conv", opType: "Conv", inputs: ["x", "w", "b"], outputs: ["c"], attributes: ["pads": .ints([1, 1, 1, 1])]),
+            Node(name: "bn", opType: "BatchNormalization", inputs: ["c", "gamma", "beta", "mean", "var"], outputs: ["n"], attributes: ["epsilon": .float(1e-3)]),
+            Node(name: "relu", opType: "Relu", inputs: ["n"], outputs: ["y"]),
+        ]
+        var outputs = [ValueInfo(name: "y", type: nil)]
+        if extraReader {
+            nodes.append(Node(name: "side", opType: "Sigmoid", inputs: ["c"], outputs: ["s"]))
+            outputs.append(ValueInfo(name: "s", type: nil))
+        }
+        let w: [Float] = (0..<54).map { (i: Int) -> Float in Float((i * 7) % 11) / 10 - 0.5 }
+        let graph = Graph(
+            nodes: nodes, inputs: [ValueInfo(name: "x", type: .tensor(elementType: .float, shape: [.known(1), .known(2), .known(4), .known(4)]))],
+            outputs: outputs,
+            initializers: [
+                "w": floatTensor([3, 2, 3, 3], w), "b": floatTensor([3], [0.1, -0.2, 0.3]),
+                "gamma": floatTensor([3], [1.5, 0.5, -1]), "beta": floatTensor([3], [0, 1, -1]),
+                "mean": floatTensor([3], [0.2, -0.1, 0]), "var": floatTensor([3], [1, 2, 0.5]),
+            ])
+        return Model(opsetImports: ["": 15], graph: graph)
+    }
+
+    @Test func batchNormFoldsAndReluFuses() throws {
+        let optimized = try Optimizer.optimize(model(), level: 2)
+        #expect(optimized.graph.nodes.map(\.opType) == ["FusedConv"])
+        #expect(optimized.graph.nodes[0].domain == FusedActivation.domain)
+        let x = floatTensor([1, 2, 4, 4], (0..<32).map { (i: Int) -> Float in Float(i % 5) - 2 })
+        let reference = try InferenceSession(model: model(), options: .init(threads: 1, optimizationLevel: 0)).run(["x": x])["y"]!
+        let fused = try InferenceSession(model: model(), options: .init(threads: 1, optimizationLevel: 2)).run(["x": x])["y"]!
+        expectClose(fused, reference, rtol: 1e-5, atol: 1e-5)
+        let values = try reference.scalars(as: Float.self)
+        #expect(values.contains(0) && values.contains { $0 > 0 })
+    }
+
+    @Test func sharedConvOutputIsNotFused() throws {
+        let optimized = try Optimizer.optimize(model(extraReader: true), level: 2)
+        #expect(optimized.graph.nodes.map(\.opType).sorted() == ["BatchNormalization", "Conv", "Relu", "Sigmoid"])
+    }
+}

@@ -119,9 +119,20 @@ struct ConvKernel: TensorKernel {
     let group: Int
     /// The weights converted to float32 at plan time when they are an initializer.
     let packedWeights: Tensor?
+    /// For `FusedConv`: the activation applied to each output block as soon as it is computed.
+    let activation: FusedActivation?
 
     init(_ context: KernelContext) throws {
         try context.expectInputs(2, 3)
+        if context.node.opType == "FusedConv" {
+            let name = try context.required("activation", context.string)
+            guard let parsed = FusedActivation(name: name, parameters: try context.floats("activation_params") ?? []) else {
+                throw context.error(.invalidAttribute, "unknown fused activation '\(name)'")
+            }
+            activation = parsed
+        } else {
+            activation = nil
+        }
         geometry = try WindowGeometry(context, kernelRequired: false)
         group = try context.int("group", default: 1)
         guard group >= 1 else { throw context.error(.invalidAttribute, "group must be at least 1, got \(group)") }
@@ -193,6 +204,10 @@ struct ConvKernel: TensorKernel {
             yp.update(repeating: 0, count: out.count)
         }
         if out.count == 0 { return [try Self.restore(out, like: x)] }
+        if rowsAreEmpty(groupChannels: groupChannels, kernel: kernel) {
+            activation?.apply(yp, count: out.count)
+            return [try Self.restore(out, like: x)]
+        }
 
         let pointwise = kernelSize == 1 && g.strides.allSatisfy { $0 == 1 }
             && g.padBegin.allSatisfy { $0 == 0 } && g.padEnd.allSatisfy { $0 == 0 }
@@ -217,9 +232,15 @@ struct ConvKernel: TensorKernel {
                     a: wp + gi * groupOut * rows, lda: rows,
                     b: matrix, ldb: outSize, beta: 1,
                     c: yp + (n * outChannels + gi * groupOut) * outSize, ldc: outSize)
+                activation?.apply(yp + (n * outChannels + gi * groupOut) * outSize, count: groupOut * outSize)
             }
         }
         return [try Self.restore(out, like: x)]
+    }
+
+    /// True when there is nothing to multiply (zero input channels or an empty kernel).
+    private func rowsAreEmpty(groupChannels: Int, kernel: [Int]) -> Bool {
+        groupChannels == 0 || kernel.contains(0)
     }
 
     static func restore(_ out: Tensor, like x: Tensor) throws -> Tensor {
@@ -324,5 +345,7 @@ struct ConvKernel: TensorKernel {
 extension KernelRegistry {
     static func registerConvolution(_ r: inout KernelRegistry) {
         r.register("Conv", since: 1, 11, 22) { try ConvKernel($0) }
+        // Conv followed by an activation, produced by the optimizer (see Optimizer/ConvFusion.swift).
+        r.register("FusedConv", domain: FusedActivation.domain, since: 1) { try ConvKernel($0) }
     }
 }

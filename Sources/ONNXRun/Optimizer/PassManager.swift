@@ -14,7 +14,9 @@ public enum Optimizer {
     /// Passes run at `level`, in order.
     static func passes(for level: Int) -> [any OptimizationPass] {
         guard level > 0 else { return [] }
-        return [ConstantFolding(), NoOpElimination(), DeadNodeElimination()]
+        let cleanup: [any OptimizationPass] = [ConstantFolding(), NoOpElimination(), DeadNodeElimination()]
+        guard level > 1 else { return cleanup }
+        return cleanup + [BatchNormIntoConv(), ConvActivationFusion(), DeadNodeElimination()]
     }
 
     /// The optimized model. Runs the level's passes until a fixed point (at most a few rounds).
