@@ -42,7 +42,7 @@ extension KernelRegistry {
                 r.register(name, since: v) { try UnaryFloatKernel($0, single: single, double: double) }
             }
         }
-        unary("Relu", since: 1, 6, 13, 14, single: { $0 > 0 ? $0 : ($0.isNaN ? $0 : 0) }, double: { $0 > 0 ? $0 : ($0.isNaN ? $0 : 0) })
+        unary("Relu", since: 1, 6, 13, 14, single: { $0 < 0 ? 0 : $0 }, double: { $0 < 0 ? 0 : $0 })
         unary("Sigmoid", since: 1, 6, 13, single: { 1 / (1 + Foundation.exp(-$0)) }, double: { 1 / (1 + Foundation.exp(-$0)) })
         unary("Tanh", since: 1, 6, 13, single: { Foundation.tanh($0) }, double: { Foundation.tanh($0) })
         unary("Exp", since: 1, 6, 13, single: { Foundation.exp($0) }, double: { Foundation.exp($0) })

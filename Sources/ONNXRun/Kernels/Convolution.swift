@@ -218,10 +218,15 @@ struct ConvKernel: TensorKernel {
                 let source = xp + (n * channels + gi * groupChannels) * inSize
                 let matrix: UnsafePointer<Float>
                 if let columns {
-                    if spatial.count == 2 {
-                        Self.im2col2D(source, channels: groupChannels, input: spatial, g, into: columns)
-                    } else {
-                        Self.im2colND(source, channels: groupChannels, input: spatial, g, into: columns)
+                    // Each channel fills its own block of rows, so channels can be split across threads.
+                    Parallel.forEach(groupChannels, threads: context.threads, costPerItem: kernelSize * outSize) { range in
+                        let from = source + range.lowerBound * inSize
+                        let into = columns + range.lowerBound * kernelSize * outSize
+                        if spatial.count == 2 {
+                            Self.im2col2D(from, channels: range.count, input: spatial, g, into: into)
+                        } else {
+                            Self.im2colND(from, channels: range.count, input: spatial, g, into: into)
+                        }
                     }
                     matrix = UnsafePointer(columns)
                 } else {

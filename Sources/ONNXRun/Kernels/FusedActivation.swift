@@ -43,7 +43,7 @@ enum FusedActivation: Sendable, Equatable {
     func apply(_ p: UnsafeMutablePointer<Float>, count: Int) {
         switch self {
         case .relu:
-            for i in 0..<count where !(p[i] > 0) && !p[i].isNaN { p[i] = 0 }
+            for i in 0..<count { let v = p[i]; p[i] = v < 0 ? 0 : v }  // NaN stays NaN
         case .leakyRelu(let alpha):
             for i in 0..<count where p[i] < 0 { p[i] *= alpha }
         case .clip(let lo, let hi):

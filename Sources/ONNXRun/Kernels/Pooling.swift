@@ -90,6 +90,14 @@ struct PoolKernel: TensorKernel {
         case .max:
             let indices = wantsIndices ? try Tensor(uninitialized: .int64, shape: outShape) : nil
             let idx = indices?.pointer(as: Int64.self)
+            if x.dataType == .float, idx == nil, lift >= 1 {
+                let out = try Tensor(uninitialized: .float, shape: outShape)
+                let xp = x.pointer(as: Float.self), yp = out.pointer(as: Float.self)
+                Parallel.forEach(planes, threads: context.threads, costPerItem: layout.outPlane * kernel[1] * kernel[2]) { range in
+                    Self.maxPool2D(xp, yp, layout, planes: range)
+                }
+                return [out]
+            }
             func run<T: Comparable>(_: T.Type, empty: T) throws -> Tensor {
                 let out = try Tensor(uninitialized: x.dataType, shape: outShape)
                 maxPool(x.pointer(as: T.self), out.pointer(as: T.self), idx, layout, empty: empty)
@@ -134,6 +142,46 @@ struct PoolKernel: TensorKernel {
         let axes: [AxisTaps]
         var inPlane: Int { input[0] * input[1] * input[2] }
         var outPlane: Int { output[0] * output[1] * output[2] }
+    }
+
+    /// Float max pooling over planes `planes` of a 2-D (or 1-D) window: the common case, kept free
+    /// of generic and index bookkeeping so it vectorizes.
+    private static func maxPool2D(_ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ l: Layout, planes: Range<Int>) {
+        let (H, W) = (l.input[1], l.input[2])
+        let (outH, outW) = (l.output[1], l.output[2])
+        let a1 = l.axes[1], a2 = l.axes[2]
+        a1.first.withUnsafeBufferPointer { hFirst in
+        a1.count.withUnsafeBufferPointer { hCount in
+        a2.first.withUnsafeBufferPointer { wFirst in
+        a2.count.withUnsafeBufferPointer { wCount in
+            let hStep = a1.step, wStep = a2.step
+            for plane in planes {
+                let px = x + plane * H * W
+                var py = y + plane * outH * outW
+                for oh in 0..<outH {
+                    let h0 = hFirst[oh], hn = hCount[oh]
+                    for ow in 0..<outW {
+                        let w0 = wFirst[ow], wn = wCount[ow]
+                        var best = -Float.infinity
+                        var sawNaN = false
+                        var h = h0
+                        for _ in 0..<hn {
+                            let row = px + h * W
+                            var w = w0
+                            for _ in 0..<wn {
+                                let v = row[w]
+                                best = v > best ? v : best
+                                sawNaN = sawNaN || v.isNaN
+                                w += wStep
+                            }
+                            h += hStep
+                        }
+                        py[ow] = sawNaN ? .nan : best
+                    }
+                    py += outW
+                }
+            }
+        }}}}
     }
 
     private func maxPool<T: Comparable>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ indices: UnsafeMutablePointer<Int64>?, _ l: Layout, empty: T) {
