@@ -22,6 +22,9 @@ if ! swift test > Generated/swift-test.log 2>&1; then
     exit 1
 fi
 grep -E "^✔ Test run|^✘ Test run|Executed [0-9]+ tests" Generated/swift-test.log >&2 || true
+echo "building Examples/ against the library (proves it is usable as a dependency)..." >&2
+swift build --package-path Examples >&2
+Examples/.build/debug/ClassifyDigit . >&2
 echo "running the light model suite through the CLI (release build)..." >&2
 swift build -c release --product onnx-run >&2
 .build/release/onnx-run test Generated/light
