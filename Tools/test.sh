@@ -3,7 +3,8 @@
 #  1. installs missing system packages and the project-local Python env (.venv, onnx==1.23.2);
 #  2. generates test data from the onnx package into Generated/ (ignored by git);
 #  3. builds and runs the Swift tests (unit tests + end-to-end tests over Generated/);
-#  4. runs the CLI (release build) over the light zoo models and their weighted variants.
+#  4. runs the CLI (release build) over the light zoo models, their weighted variants and the
+#     ONNX conformance suites, failing on any case not in Tests/Conformance/expected-failures.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 Tools/install-deps.sh
@@ -14,6 +15,8 @@ echo "generating test data in Generated/ ..." >&2
 $py Tools/make_light_suite.py Generated/light
 $py Tools/make_zoo_weighted_suite.py Generated/zoo
 $py Tools/make_loader_fixtures.py Generated/loader
+$py Tools/make_node_suite.py Generated/node
+$py Tools/make_model_suites.py Generated
 echo "building and running Swift tests..." >&2
 swift build --build-tests >&2
 if ! swift test > Generated/swift-test.log 2>&1; then
@@ -29,3 +32,9 @@ echo "running the light model suite through the CLI (release build)..." >&2
 swift build -c release --product onnx-run >&2
 .build/release/onnx-run test Generated/light
 .build/release/onnx-run test Generated/zoo --atol 1e-6
+echo "running the ONNX conformance suites (node, pytorch-converted, pytorch-operator, simple)..." >&2
+# Fails on any failing case not in the expected-failure list; prints failures, not the passes.
+.build/release/onnx-run test Generated/node Generated/pytorch-converted Generated/pytorch-operator Generated/simple \
+    --expected-failures Tests/Conformance/expected-failures.txt > Generated/conformance.log \
+    || { grep "^FAIL" Generated/conformance.log | grep -v "(expected)$" >&2; tail -n 1 Generated/conformance.log >&2; exit 1; }
+tail -n 1 Generated/conformance.log
