@@ -17,5 +17,6 @@ extension KernelRegistry {
         registerNormalization(&r)
         registerMatrixMultiply(&r)
         registerSoftmax(&r)
+        registerNormalizationLayers(&r)
     }
 }
