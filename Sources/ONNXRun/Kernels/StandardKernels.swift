@@ -18,5 +18,6 @@ extension KernelRegistry {
         registerMatrixMultiply(&r)
         registerSoftmax(&r)
         registerNormalizationLayers(&r)
+        registerAttention(&r)
     }
 }
