@@ -19,5 +19,6 @@ extension KernelRegistry {
         registerSoftmax(&r)
         registerNormalizationLayers(&r)
         registerAttention(&r)
+        registerLosses(&r)
     }
 }
