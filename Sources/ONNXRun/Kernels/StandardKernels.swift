@@ -20,5 +20,6 @@ extension KernelRegistry {
         registerNormalizationLayers(&r)
         registerAttention(&r)
         registerLosses(&r)
+        registerEinsum(&r)
     }
 }
