@@ -2,6 +2,29 @@ import Foundation
 
 /// Attention (opsets 23–25) and RotaryEmbedding (opset 23).
 
+/// Rounds float intermediates to a narrow input type (float16, bfloat16), so a float computation
+/// reproduces one carried out step by step in that type; `.none` leaves values alone.
+enum NarrowRounding: Sendable {
+    case none, float16, bfloat16
+
+    init(_ type: DataType) {
+        switch type {
+        case .float16: self = .float16
+        case .bfloat16: self = .bfloat16
+        default: self = .none
+        }
+    }
+
+    @inline(__always)
+    func callAsFunction(_ x: Float) -> Float {
+        switch self {
+        case .none: return x
+        case .float16: return Float(Float16(x))
+        case .bfloat16: return Conversion.float(bfloat16: Conversion.bfloat16Bits(x))
+        }
+    }
+}
+
 /// Scaled dot-product attention: Y = softmax(scale · Q·Kᵀ (softcapped) + bias) · V, per batch and head.
 ///
 /// Q, K, V are 4-D [batch, heads, sequence, head_size] or 3-D [batch, sequence, heads · head_size]
@@ -22,28 +45,6 @@ import Foundation
 /// Q and K, the logits, softcap, bias, softmax steps), so results agree with such implementations to
 /// the last bit more often than not; products are accumulated in float.
 struct AttentionKernel: TensorKernel {
-    /// Rounding of intermediate values to a narrow input type.
-    enum Rounding: Sendable {
-        case none, float16, bfloat16
-
-        init(_ type: DataType) {
-            switch type {
-            case .float16: self = .float16
-            case .bfloat16: self = .bfloat16
-            default: self = .none
-            }
-        }
-
-        @inline(__always)
-        func callAsFunction(_ x: Float) -> Float {
-            switch self {
-            case .none: return x
-            case .float16: return Float(Float16(x))
-            case .bfloat16: return Conversion.float(bfloat16: Conversion.bfloat16Bits(x))
-            }
-        }
-    }
-
     let qHeads: Int?
     let kvHeads: Int?
     let scale: Float?
@@ -123,8 +124,8 @@ struct AttentionKernel: TensorKernel {
         // Present K and V: [batch, kv_heads, past + kv, size] in float; Q in float.
         let presentKey = try Self.cache(past: pastKey, new: k, geometry: g, size: g.headSize)
         let presentValue = try Self.cache(past: pastValue, new: v, geometry: g, size: g.valueSize)
-        let round = Rounding(q.dataType)
-        let softmaxRound = Rounding(softmaxType ?? q.dataType)
+        let round = NarrowRounding(q.dataType)
+        let softmaxRound = NarrowRounding(softmaxType ?? q.dataType)
         var alpha = scale ?? 1 / Float(g.headSize).squareRoot()
         var qf = try Conversion.cast(q, to: .float)
         var keys = presentKey
@@ -215,7 +216,7 @@ struct AttentionKernel: TensorKernel {
     }
 
     /// Softmax of a row in place; an all −∞ row becomes zeros rather than NaN.
-    private static func softmax(_ row: UnsafeMutablePointer<Float>, count: Int, _ round: Rounding) {
+    private static func softmax(_ row: UnsafeMutablePointer<Float>, count: Int, _ round: NarrowRounding) {
         var maximum = -Float.infinity
         for j in 0..<count where row[j] > maximum { maximum = row[j] }
         if maximum == -.infinity { maximum = 0 }
@@ -243,7 +244,7 @@ struct AttentionKernel: TensorKernel {
     }
 
     /// A copy of float tensor `t` with every element multiplied by `factor` and rounded.
-    private static func scaled(_ t: Tensor, by factor: Float, _ round: Rounding) throws -> Tensor {
+    private static func scaled(_ t: Tensor, by factor: Float, _ round: NarrowRounding) throws -> Tensor {
         let out = try Tensor(uninitialized: .float, shape: t.shape)
         let source = t.pointer(as: Float.self), target = out.pointer(as: Float.self)
         for i in 0..<t.count { target[i] = round(source[i] * factor) }

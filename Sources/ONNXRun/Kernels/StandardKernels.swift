@@ -21,5 +21,6 @@ extension KernelRegistry {
         registerAttention(&r)
         registerLosses(&r)
         registerEinsum(&r)
+        registerGatedActivations(&r)
     }
 }
