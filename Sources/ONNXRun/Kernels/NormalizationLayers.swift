@@ -211,7 +211,7 @@ struct GroupNormalizationKernel: TensorKernel {
         let scale = try Conversion.cast(scaleT, to: T.dataType).scalars(as: T.self)
         let bias = try Conversion.cast(biasT, to: T.dataType).scalars(as: T.self)
         // Opset 18 parameters are per group; a per-channel count is accepted there too.
-        let byGroup = perGroupParameters && scale.count == groups && (scale.count != channels || groups == channels)
+        let byGroup = perGroupParameters && scale.count == groups
         let expected = byGroup ? groups : channels
         guard scale.count == expected, bias.count == expected else {
             throw ONNXRunError(.shapeMismatch, "scale and B must have \(expected) values, got \(scale.count) and \(bias.count)")
