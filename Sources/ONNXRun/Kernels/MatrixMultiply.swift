@@ -1,9 +1,31 @@
+import Synchronization
 internal import CBLAS
 
 /// MatMul (numpy semantics, batched with broadcasting) and Gemm, on OpenBLAS for float and double.
 
 /// Row-major GEMM wrappers: C = alpha · op(A) · op(B) + beta · C.
 enum BLAS {
+    /// Threads OpenBLAS may use for calls made by the current task (set per `run` by the session).
+    @TaskLocal static var threads: Int = 1
+
+    /// OpenBLAS's thread count is process-wide, and concurrent calls while it changes (or from
+    /// several threads into the threaded build) have produced wrong results. Every call therefore
+    /// holds this lock and sets the count it needs first; sessions running at the same time take
+    /// turns inside BLAS but never corrupt each other.
+    private static let state = Mutex<Int>(0)
+
+    @inline(__always)
+    private static func call(_ body: () -> Void) {
+        let wanted = threads
+        state.withLock { current in
+            if current != wanted {
+                openblas_set_num_threads(Int32(wanted))
+                current = wanted
+            }
+            body()
+        }
+    }
+
     static func sgemm(
         transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float,
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float,
@@ -11,9 +33,11 @@ enum BLAS {
     ) {
         if m == 0 || n == 0 { return }
         if k == 0 { return scale(c, m: m, n: n, ldc: ldc, by: beta) }
-        cblas_sgemm(
-            CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-            blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+        call {
+            cblas_sgemm(
+                CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+        }
     }
 
     static func dgemm(
@@ -23,9 +47,11 @@ enum BLAS {
     ) {
         if m == 0 || n == 0 { return }
         if k == 0 { return scale(c, m: m, n: n, ldc: ldc, by: beta) }
-        cblas_dgemm(
-            CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-            blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+        call {
+            cblas_dgemm(
+                CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+        }
     }
 
     /// C = beta · C (an empty product); beta 0 clears C even where it held NaN.

@@ -20,5 +20,10 @@ extension KernelRegistry {
         registerSequences(&r)
         registerControlFlow(&r)
         registerStrings(&r)
+        registerNormalizationLayers(&r)
+        registerAttention(&r)
+        registerLosses(&r)
+        registerEinsum(&r)
+        registerGatedActivations(&r)
     }
 }

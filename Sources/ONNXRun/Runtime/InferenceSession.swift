@@ -1,5 +1,4 @@
 import Foundation
-internal import CBLAS
 
 /// A loaded, planned model ready to run many times.
 ///
@@ -34,7 +33,6 @@ public final class InferenceSession: Sendable {
         let expanded = try FunctionExpansion.expand(model)
         let optimized = try Optimizer.optimize(expanded, level: options.optimizationLevel)
         plan = try ExecutionPlan(graph: optimized.graph, opsets: optimized.opsetImports, registry: .standard)
-        openblas_set_num_threads(Int32(options.threads))
     }
 
     /// Loads and plans the model in the file at `url`.
@@ -97,7 +95,9 @@ public final class InferenceSession: Sendable {
                 throw ONNXRunError(.invalidInput, "missing; the model expects \(info.type?.description ?? "a value")", subject: "input '\(info.name)'")
             }
         }
-        return try plan.run(inputs: fed, context: RunContext(threads: options.threads))
+        return try BLAS.$threads.withValue(options.threads) {
+            try plan.run(inputs: fed, context: RunContext(threads: options.threads))
+        }
     }
 }
 
