@@ -211,11 +211,40 @@ struct ConvKernel: TensorKernel {
 
         let pointwise = kernelSize == 1 && g.strides.allSatisfy { $0 == 1 }
             && g.padBegin.allSatisfy { $0 == 0 } && g.padEnd.allSatisfy { $0 == 0 }
-        let columns: UnsafeMutablePointer<Float>? = pointwise ? nil : .allocate(capacity: rows * outSize)
+        // 2-D convolutions unfold a band of output rows at a time, so the column buffer stays
+        // around `columnBudget` bytes however large the image (VGG's first layers would need 115 MB).
+        let bandRows: Int
+        if spatial.count == 2 && !pointwise {
+            let outW = max(g.output[1], 1)
+            bandRows = max(1, min(g.output[0], Self.columnBudget / max(1, rows * outW * 4)))
+        } else {
+            bandRows = 0
+        }
+        let columnCount = bandRows > 0 ? bandRows * g.output[1] : outSize
+        let columns: UnsafeMutablePointer<Float>? = pointwise ? nil : .allocate(capacity: rows * columnCount)
         defer { columns?.deallocate() }
         for n in 0..<batch {
             for gi in 0..<group {
                 let source = xp + (n * channels + gi * groupChannels) * inSize
+                let output = yp + (n * outChannels + gi * groupOut) * outSize
+                if bandRows > 0, let columns {
+                    let outW = g.output[1]
+                    var top = 0
+                    while top < g.output[0] {
+                        let band = top..<min(g.output[0], top + bandRows)
+                        let width = band.count * outW
+                        Parallel.forEach(groupChannels, threads: context.threads, costPerItem: kernelSize * width) { range in
+                            Self.im2col2D(source + range.lowerBound * inSize, channels: range.count, input: spatial, g,
+                                          outputRows: band, into: columns + range.lowerBound * kernelSize * width)
+                        }
+                        BLAS.sgemm(
+                            m: groupOut, n: width, k: rows, alpha: 1, a: wp + gi * groupOut * rows, lda: rows,
+                            b: columns, ldb: width, beta: 1, c: output + top * outW, ldc: outSize)
+                        top = band.upperBound
+                    }
+                    activation?.apply(output, count: groupOut * outSize)
+                    continue
+                }
                 let matrix: UnsafePointer<Float>
                 if let columns {
                     // Each channel fills its own block of rows, so channels can be split across threads.
@@ -243,6 +272,9 @@ struct ConvKernel: TensorKernel {
         return [try Self.restore(out, like: x)]
     }
 
+    /// Bytes of im2col buffer a 2-D convolution unfolds at a time.
+    static let columnBudget = 8 << 20
+
     /// True when there is nothing to multiply (zero input channels or an empty kernel).
     private func rowsAreEmpty(groupChannels: Int, kernel: [Int]) -> Bool {
         groupChannels == 0 || kernel.contains(0)
@@ -253,9 +285,12 @@ struct ConvKernel: TensorKernel {
     }
 
     /// Columns for a 2-D window: row (c, kh, kw), column (oh, ow); zeros where the window is in padding.
-    static func im2col2D(_ x: UnsafePointer<Float>, channels: Int, input: [Int], _ g: WindowGeometry.Resolved, into col: UnsafeMutablePointer<Float>) {
+    /// Unfolds output rows `outputRows` (all when nil) of a 2-D convolution: one matrix row per
+    /// (channel, kh, kw), one column per output position of those rows.
+    static func im2col2D(_ x: UnsafePointer<Float>, channels: Int, input: [Int], _ g: WindowGeometry.Resolved, outputRows: Range<Int>? = nil, into col: UnsafeMutablePointer<Float>) {
         let height = input[0], width = input[1]
-        let outH = g.output[0], outW = g.output[1]
+        let outW = g.output[1]
+        let band = outputRows ?? 0..<g.output[0]
         let kH = g.kernel[0], kW = g.kernel[1]
         let sH = g.strides[0], sW = g.strides[1], dH = g.dilations[0], dW = g.dilations[1]
         let pH = g.padBegin[0], pW = g.padBegin[1]
@@ -268,9 +303,9 @@ struct ConvKernel: TensorKernel {
                     let shift = kw * dW - pW
                     let first = shift >= 0 ? 0 : min(outW, (-shift + sW - 1) / sW)
                     let last = width - 1 - shift < 0 ? 0 : min(outW, (width - 1 - shift) / sW + 1)
-                    for oh in 0..<outH {
+                    for oh in band {
                         let ih = oh * sH + kh * dH - pH
-                        let line = row + oh * outW
+                        let line = row + (oh - band.lowerBound) * outW
                         if ih < 0 || ih >= height || first >= last {
                             line.update(repeating: 0, count: outW)
                             continue
@@ -284,7 +319,7 @@ struct ConvKernel: TensorKernel {
                         }
                         if last < outW { (line + last).update(repeating: 0, count: outW - last) }
                     }
-                    row += outH * outW
+                    row += band.count * outW
                 }
             }
         }

@@ -1,5 +1,6 @@
 import Foundation
 internal import ONNXProto
+internal import CProtobufC
 
 /// Reads `.onnx` files into the ``Model`` IR.
 ///
@@ -35,11 +36,11 @@ public enum ModelLoader {
             throw ONNXRunError(.invalidModel, "the file is empty, not an ONNX model")
         }
         try WireFormat.checkNesting(bytes, limit: WireFormat.maximumNesting)
-        guard let proto = onnx__model_proto__unpack(nil, bytes.count, base.assumingMemoryBound(to: UInt8.self)) else {
+        guard let proto = onnx__model_proto__unpack(alignedAllocator, bytes.count, base.assumingMemoryBound(to: UInt8.self)) else {
             throw ONNXRunError(.invalidModel, "not a valid ONNX protobuf (the bytes do not parse as a ModelProto; truncated or not an ONNX file?)")
         }
-        defer { onnx__model_proto__free_unpacked(proto, nil) }
-        var decoder = ProtoDecoder(directory: directory)
+        defer { onnx__model_proto__free_unpacked(proto, alignedAllocator) }
+        var decoder = ProtoDecoder(directory: directory, ownsBuffers: true)
         return try decoder.model(proto.pointee)
     }
 
@@ -64,9 +65,15 @@ public enum ModelLoader {
 struct ProtoDecoder {
     /// Directory for external data; nil forbids external data.
     let directory: URL?
+    /// True when the message was unpacked with `alignedAllocator`, so initializers may take over
+    /// their `raw_data` buffers instead of copying them.
+    let ownsBuffers: Bool
     private var unnamedNodes = 0
 
-    init(directory: URL?) { self.directory = directory }
+    init(directory: URL?, ownsBuffers: Bool = false) {
+        self.directory = directory
+        self.ownsBuffers = ownsBuffers
+    }
 
     mutating func model(_ m: Onnx__ModelProto) throws -> Model {
         guard (m.has_ir_version != 0) else { throw ONNXRunError(.invalidModel, "the model has no ir_version (is this an ONNX file?)") }
@@ -100,7 +107,7 @@ struct ProtoDecoder {
             let tensorName = str(t.pointee.name)
             guard !tensorName.isEmpty else { throw ONNXRunError(.invalidModel, "graph '\(name)' has an initializer without a name") }
             do {
-                initializers[tensorName] = try tensor(t.pointee)
+                initializers[tensorName] = try ownsBuffers ? tensor(takingBuffer: t) : tensor(t.pointee)
             } catch let error as ONNXRunError {
                 throw error.about("initializer '\(tensorName)'")
             }
@@ -298,6 +305,22 @@ struct ProtoDecoder {
         return dense
     }
 
+    /// Decodes an initializer; a large `raw_data` buffer becomes the tensor's storage without a
+    /// copy (the message no longer owns it, so freeing the message leaves it alone).
+    func tensor(takingBuffer p: UnsafeMutablePointer<Onnx__TensorProto>) throws -> Tensor {
+        let t = p.pointee
+        guard t.has_raw_data != 0, t.raw_data.len >= 4096, let data = t.raw_data.data, t.has_data_type != 0,
+              !(t.has_data_location != 0 && t.data_location == 1),
+              let dataType = DataType(rawValue: t.data_type), dataType != .string, dataType != .bool
+        else { return try tensor(t) }
+        let shape = UnsafeBufferPointer(start: t.dims, count: t.n_dims).map { Int($0) }
+        let expected = dataType.byteCount(forElements: try Tensor.elementCount(shape))
+        guard expected == t.raw_data.len else { return try tensor(t) }  // reports the mismatch
+        p.pointee.raw_data = ProtobufCBinaryData(len: 0, data: nil)
+        p.pointee.has_raw_data = 0
+        return try Tensor(dataType: dataType, shape: shape, wrapping: UnsafeMutableRawPointer(data)) { free($0) }
+    }
+
     func tensor(_ t: Onnx__TensorProto) throws -> Tensor {
         guard (t.has_data_type != 0), t.data_type != 0 else { throw ONNXRunError(.invalidModel, "tensor has no data_type") }
         guard let dataType = DataType(rawValue: t.data_type) else {
@@ -403,6 +426,21 @@ struct ProtoDecoder {
 }
 
 // MARK: C helpers
+
+/// protobuf-c allocator returning 64-byte aligned blocks (released with `free`), so buffers it
+/// allocates can serve directly as tensor storage.
+/// Allocated once and never written again, so any thread may pass it to protobuf-c.
+nonisolated(unsafe) let alignedAllocator: UnsafeMutablePointer<ProtobufCAllocator> = {
+    let p = UnsafeMutablePointer<ProtobufCAllocator>.allocate(capacity: 1)
+    p.initialize(to: ProtobufCAllocator(
+        alloc: { _, size in
+            var pointer: UnsafeMutableRawPointer?
+            return posix_memalign(&pointer, 64, max(size, 1)) == 0 ? pointer : nil
+        },
+        free: { _, pointer in free(pointer) },
+        allocator_data: nil))
+    return p
+}()
 
 /// A C string field as a Swift string ("" for NULL).
 @inline(__always)
