@@ -1,0 +1,237 @@
+import Foundation
+
+/// Generators and selections: Range, NonZero, OneHot, Trilu, EyeLike, TopK, CumSum, Compress.
+/// Values are computed in Double or Int64 and converted to the output type once.
+
+/// Builds a tensor of `type` from Doubles (floating types) or Int64s (integer and bool types).
+private func tensor(_ type: DataType, _ shape: [Int], doubles: [Double]) throws -> Tensor {
+    if type.isInteger || type == .bool {
+        return try Conversion.cast(try Tensor(shape: shape, scalars: doubles.map { Int64($0) }), to: type)
+    }
+    return try Conversion.cast(try Tensor(shape: shape, scalars: doubles), to: type)
+}
+
+/// Reads all elements as Doubles, or as exact Int64s for integer types (returned as Doubles only
+/// when exact), keeping large integers intact where it matters through `integers`.
+private struct Elements {
+    let doubles: [Double]
+    let integers: [Int64]?
+    init(_ t: Tensor) throws {
+        if let read = Conversion.integerReader(t) {
+            let ints = (0..<t.count).map(read)
+            integers = ints
+            doubles = ints.map(Double.init)
+        } else {
+            let read = try Conversion.reader(t)
+            doubles = (0..<t.count).map(read)
+            integers = nil
+        }
+    }
+}
+
+/// Gathers elements of `t` at flat positions `positions` into a tensor of `shape` (any type).
+private func take(_ t: Tensor, _ positions: [Int], shape: [Int]) throws -> Tensor {
+    if t.dataType == .string { return try Tensor(shape: shape, strings: positions.map { t.strings[$0] }) }
+    let size = try DataMovement.elementSize(t.dataType)
+    let out = try Tensor(uninitialized: t.dataType, shape: shape)
+    for (i, p) in positions.enumerated() { (out.storage.bytes + i * size).copyMemory(from: t.storage.bytes + p * size, byteCount: size) }
+    return out
+}
+
+extension KernelRegistry {
+    static func registerSelection(_ r: inout KernelRegistry) {
+        r.register("Range", since: 11) { c in
+            try c.expectInputs(3)
+            return ValueKernel { inputs, _ in
+                let start = try inputs.tensor(0), limit = try inputs.tensor(1), delta = try inputs.tensor(2)
+                let type = start.dataType
+                if let s = Conversion.integerReader(start), let l = Conversion.integerReader(limit), let d = Conversion.integerReader(delta) {
+                    let (a, b, step) = (s(0), l(0), d(0))
+                    guard step != 0 else { throw ONNXRunError(.invalidInput, "delta must not be zero") }
+                    let count = Swift.max(0, Int(((b - a) + step + (step > 0 ? -1 : 1)) / step))
+                    let values = (0..<count).map { a + Int64($0) * step }
+                    return [.tensor(try Conversion.cast(try Tensor(shape: [count], scalars: values), to: type))]
+                }
+                let a = try Conversion.reader(start)(0), b = try Conversion.reader(limit)(0), step = try Conversion.reader(delta)(0)
+                guard step != 0 else { throw ONNXRunError(.invalidInput, "delta must not be zero") }
+                let count = Swift.max(0, Int(((b - a) / step).rounded(.up)))
+                guard count < 1 << 32 else { throw ONNXRunError(.resourceLimit, "Range would produce \(count) elements") }
+                // Accumulate in the output type, as the reference does (start + i·delta in float).
+                if type == .float {
+                    let fa = Float(a), fs = Float(step)
+                    return [.tensor(try Tensor(shape: [count], scalars: (0..<count).map { fa + Float($0) * fs }))]
+                }
+                return [.tensor(try tensor(type, [count], doubles: (0..<count).map { a + Double($0) * step }))]
+            }
+        }
+        r.register("NonZero", since: 9, 13) { c in
+            try c.expectInputs(1)
+            return ValueKernel { inputs, _ in
+                let x = try inputs.tensor(0)
+                let values = try Elements(x).doubles
+                let hits = values.indices.filter { values[$0] != 0 }
+                let strides = x.strides
+                var out = [Int64](repeating: 0, count: x.rank * hits.count)
+                for (k, flat) in hits.enumerated() {
+                    var rest = flat
+                    for axis in 0..<x.rank {
+                        out[axis * hits.count + k] = Int64(rest / strides[axis])
+                        rest %= strides[axis]
+                    }
+                }
+                return [.tensor(try Tensor(shape: [x.rank, hits.count], scalars: out))]
+            }
+        }
+        r.register("OneHot", since: 9, 11) { c in
+            try c.expectInputs(3)
+            let axisAttribute = try c.int("axis", default: -1)
+            return ValueKernel { inputs, _ in
+                let indices = try Elements(try inputs.tensor(0)).doubles.map { Int($0) }
+                let indexShape = try inputs.tensor(0).shape
+                let depth = Int(try Conversion.reader(try inputs.tensor(1))(0))
+                let values = try inputs.tensor(2)
+                guard values.count == 2 else { throw ONNXRunError(.invalidInput, "values must hold [off, on]") }
+                let rank = indexShape.count + 1
+                let axis = try DataMovement.axis(axisAttribute, rank: rank)
+                var shape = indexShape
+                shape.insert(depth, at: axis)
+                let outer = DataMovement.product(indexShape, 0..<axis), inner = DataMovement.product(indexShape, axis..<indexShape.count)
+                var positions = [Int](repeating: 0, count: outer * depth * inner)
+                for o in 0..<outer {
+                    for d in 0..<depth {
+                        for i in 0..<inner {
+                            var index = indices[o * inner + i]
+                            if index < 0 { index += depth }
+                            positions[(o * depth + d) * inner + i] = index == d ? 1 : 0
+                        }
+                    }
+                }
+                return [.tensor(try take(values, positions, shape: shape))]
+            }
+        }
+        r.register("Trilu", since: 14) { c in
+            try c.expectInputs(1, 2)
+            let upper = try c.int("upper", default: 1) != 0
+            return ValueKernel { inputs, _ in
+                let x = try inputs.tensor(0)
+                guard x.rank >= 2 else { throw ONNXRunError(.invalidInput, "Trilu needs rank 2 or more") }
+                let k = try inputs.optionalTensor(1).map { Int(try Conversion.reader($0)(0)) } ?? 0
+                let rows = x.shape[x.rank - 2], cols = x.shape[x.rank - 1]
+                let zero = try Tensor(zeros: x.dataType, shape: [1])
+                let size = try DataMovement.elementSize(x.dataType)
+                let out = try Tensor(uninitialized: x.dataType, shape: x.shape)
+                for flat in 0..<x.count {
+                    let j = flat % cols, i = (flat / cols) % rows
+                    let keep = upper ? j - i >= k : j - i <= k
+                    (out.storage.bytes + flat * size).copyMemory(from: keep ? x.storage.bytes + flat * size : zero.storage.bytes, byteCount: size)
+                }
+                return [.tensor(out)]
+            }
+        }
+        r.register("EyeLike", since: 9, 22) { c in
+            try c.expectInputs(1)
+            let k = try c.int("k", default: 0)
+            let dtype = try c.int("dtype").map { code -> DataType in
+                guard let t = DataType(rawValue: Int32(code)) else { throw c.error(.invalidAttribute, "unknown dtype \(code)") }
+                return t
+            }
+            return ValueKernel { inputs, _ in
+                let x = try inputs.tensor(0)
+                guard x.rank == 2 else { throw ONNXRunError(.invalidInput, "EyeLike needs a 2-D input") }
+                let values = (0..<x.count).map { flat -> Double in flat % x.shape[1] - flat / x.shape[1] == k ? 1 : 0 }
+                return [.tensor(try tensor(dtype ?? x.dataType, x.shape, doubles: values))]
+            }
+        }
+        r.register("TopK", since: 1, 10, 11, 24) { c in
+            let axisAttribute = try c.int("axis", default: -1)
+            let largest = try c.int("largest", default: 1) != 0
+            let attributeK = c.opsetVersion < 10 ? try c.int("k") : nil
+            return ValueKernel { inputs, _ in
+                let x = try inputs.tensor(0)
+                let k = try attributeK ?? Int(try Conversion.integers(try inputs.tensor(1))[0])
+                let axis = try DataMovement.axis(axisAttribute, rank: x.rank)
+                let n = x.shape[axis]
+                guard k >= 0 && k <= n else { throw ONNXRunError(.invalidInput, "k = \(k) is outside 0...\(n)") }
+                let elements = try Elements(x)
+                let inner = DataMovement.product(x.shape, (axis + 1)..<x.rank), outer = DataMovement.product(x.shape, 0..<axis)
+                var shape = x.shape
+                shape[axis] = k
+                var positions: [Int] = [], indices: [Int64] = []
+                positions.reserveCapacity(outer * k * inner)
+                var selected = [[Int]](repeating: [], count: outer * inner)
+                for o in 0..<outer {
+                    for i in 0..<inner {
+                        let base = o * n * inner + i
+                        let order = (0..<n).sorted { p, q in
+                            let a = elements.integers.map { Double($0[base + p * inner]) } ?? elements.doubles[base + p * inner]
+                            let b = elements.integers.map { Double($0[base + q * inner]) } ?? elements.doubles[base + q * inner]
+                            if a == b || (a.isNaN && b.isNaN) { return p < q }
+                            if a.isNaN { return largest }
+                            if b.isNaN { return !largest }
+                            return largest ? a > b : a < b
+                        }
+                        selected[o * inner + i] = Array(order.prefix(k))
+                    }
+                }
+                for o in 0..<outer {
+                    for j in 0..<k {
+                        for i in 0..<inner {
+                            let p = selected[o * inner + i][j]
+                            positions.append(o * n * inner + p * inner + i)
+                            indices.append(Int64(p))
+                        }
+                    }
+                }
+                return [.tensor(try take(x, positions, shape: shape)), .tensor(try Tensor(shape: shape, scalars: indices))]
+            }
+        }
+        r.register("CumSum", since: 11, 14) { c in
+            try c.expectInputs(2)
+            let exclusive = try c.int("exclusive", default: 0) != 0, reverse = try c.int("reverse", default: 0) != 0
+            return ValueKernel { inputs, _ in
+                let x = try inputs.tensor(0)
+                let axis = try DataMovement.axis(Int(try Conversion.integers(try inputs.tensor(1))[0]), rank: x.rank)
+                let n = x.shape[axis], inner = DataMovement.product(x.shape, (axis + 1)..<x.rank), outer = DataMovement.product(x.shape, 0..<axis)
+                let elements = try Elements(x)
+                if let ints = elements.integers {
+                    var out = [Int64](repeating: 0, count: x.count)
+                    for o in 0..<outer { for i in 0..<inner {
+                        var sum: Int64 = 0
+                        for step in 0..<n {
+                            let j = reverse ? n - 1 - step : step, p = (o * n + j) * inner + i
+                            if exclusive { out[p] = sum; sum &+= ints[p] } else { sum &+= ints[p]; out[p] = sum }
+                        }
+                    } }
+                    return [.tensor(try Conversion.cast(try Tensor(shape: x.shape, scalars: out), to: x.dataType))]
+                }
+                var out = [Double](repeating: 0, count: x.count)
+                let values = elements.doubles
+                for o in 0..<outer { for i in 0..<inner {
+                    var sum = 0.0
+                    for step in 0..<n {
+                        let j = reverse ? n - 1 - step : step, p = (o * n + j) * inner + i
+                        if exclusive { out[p] = sum; sum += values[p] } else { sum += values[p]; out[p] = sum }
+                    }
+                } }
+                return [.tensor(try tensor(x.dataType, x.shape, doubles: out))]
+            }
+        }
+        r.register("Compress", since: 9, 11) { c in
+            try c.expectInputs(2)
+            let axisAttribute = try c.int("axis")
+            return ValueKernel { inputs, _ in
+                var x = try inputs.tensor(0)
+                let condition = try Elements(try inputs.tensor(1)).doubles
+                if axisAttribute == nil { x = try x.reshaped(to: [x.count]) }
+                let axis = try DataMovement.axis(axisAttribute ?? 0, rank: x.rank)
+                let n = x.shape[axis], inner = DataMovement.product(x.shape, (axis + 1)..<x.rank), outer = DataMovement.product(x.shape, 0..<axis)
+                let kept = (0..<Swift.min(n, condition.count)).filter { condition[$0] != 0 }
+                var shape = x.shape
+                shape[axis] = kept.count
+                var positions: [Int] = []
+                for o in 0..<outer { for j in kept { for i in 0..<inner { positions.append((o * n + j) * inner + i) } } }
+                return [.tensor(try take(x, positions, shape: shape))]
+            }
+        }
+    }
+}
