@@ -13,7 +13,7 @@ private func tensor(_ type: DataType, _ shape: [Int], doubles: [Double]) throws 
 
 /// Reads all elements as Doubles, or as exact Int64s for integer types (returned as Doubles only
 /// when exact), keeping large integers intact where it matters through `integers`.
-private struct Elements {
+struct Elements {
     let doubles: [Double]
     let integers: [Int64]?
     init(_ t: Tensor) throws {
@@ -29,12 +29,19 @@ private struct Elements {
     }
 }
 
-/// Gathers elements of `t` at flat positions `positions` into a tensor of `shape` (any type).
-private func take(_ t: Tensor, _ positions: [Int], shape: [Int]) throws -> Tensor {
-    if t.dataType == .string { return try Tensor(shape: shape, strings: positions.map { t.strings[$0] }) }
+/// Gathers elements of `t` at flat positions `positions` into a tensor of `shape` (any type);
+/// a negative position takes element 0 of `fill` instead (padding).
+func take(_ t: Tensor, _ positions: [Int], shape: [Int], fill: Tensor? = nil) throws -> Tensor {
+    if t.dataType == .string {
+        let pad = fill?.strings.first ?? ""
+        return try Tensor(shape: shape, strings: positions.map { $0 < 0 ? pad : t.strings[$0] })
+    }
     let size = try DataMovement.elementSize(t.dataType)
     let out = try Tensor(uninitialized: t.dataType, shape: shape)
-    for (i, p) in positions.enumerated() { (out.storage.bytes + i * size).copyMemory(from: t.storage.bytes + p * size, byteCount: size) }
+    let zero = try fill ?? Tensor(zeros: t.dataType, shape: [1])
+    for (i, p) in positions.enumerated() {
+        (out.storage.bytes + i * size).copyMemory(from: p < 0 ? zero.storage.bytes : t.storage.bytes + p * size, byteCount: size)
+    }
     return out
 }
 

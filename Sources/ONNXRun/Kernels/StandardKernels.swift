@@ -24,6 +24,7 @@ extension KernelRegistry {
         registerLogic(&r)
         registerMath(&r)
         registerSelection(&r)
+        registerIndexing(&r)
         registerNormalizationLayers(&r)
         registerAttention(&r)
         registerLosses(&r)
