@@ -308,10 +308,13 @@ public enum JSONFormat {
         case .string: return t.strings.map(quote)
         case .uint64: return (0..<t.count).map { String(t.pointer(as: UInt64.self)[$0]) }
         default:
-            guard let read = Conversion.integerReader(t) else {
-                throw ONNXRunError(.unsupportedType, "JSON output of type \(t.dataType) is not supported")
+            if let read = Conversion.integerReader(t) { return (0..<t.count).map { String(read($0)) } }
+            if t.dataType.isFloatingPoint || t.dataType == .int4 || t.dataType == .uint4 || t.dataType == .int2 || t.dataType == .uint2 {
+                let read = try Conversion.reader(t)
+                let wide = try Tensor(shape: t.shape, scalars: (0..<t.count).map(read))
+                return t.dataType.isFloatingPoint ? floats(wide.pointer(as: Double.self)) : (0..<t.count).map { String(Int(read($0))) }
             }
-            return (0..<t.count).map { String(read($0)) }
+            throw ONNXRunError(.unsupportedType, "JSON output of type \(t.dataType) is not supported")
         }
     }
 

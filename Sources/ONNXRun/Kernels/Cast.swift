@@ -2,9 +2,15 @@
 /// `TensorProto.DataType` code INT from opset 6).
 struct CastKernel: TensorKernel {
     let target: DataType
+    /// Opset 19+: clamp values out of a float8 type's range instead of producing ∞/NaN.
+    let saturate: Bool
+    /// float8e8m0 rounding: up, down or nearest.
+    let roundMode: String
 
     init(_ context: KernelContext) throws {
         try context.expectInputs(1)
+        saturate = try context.int("saturate", default: 1) != 0
+        roundMode = try context.string("round_mode", default: "up")
         switch context.node.attributes["to"] {
         case .string(let name)?:
             guard let type = DataType(name: name) else {
@@ -22,7 +28,7 @@ struct CastKernel: TensorKernel {
 
     func compute(_ inputs: [Tensor?], _ context: RunContext) throws -> [Tensor] {
         guard let x = inputs[0] else { throw ONNXRunError(.invalidInput, "input is required") }
-        return [try Conversion.cast(x, to: target)]
+        return [try Conversion.cast(x, to: target, saturate: saturate, roundMode: roundMode)]
     }
 }
 

@@ -37,6 +37,12 @@ enum Conversion {
         case .int4, .uint4:
             let p = t.pointer(as: UInt8.self), signed = t.dataType == .int4
             return { Double(SmallFloat.nibble(p, $0, signed: signed)) }
+        case .int2, .uint2:
+            let p = t.pointer(as: UInt8.self), signed = t.dataType == .int2
+            return { i in
+                let raw = Int((p[i >> 2] >> UInt8((i & 3) * 2)) & 3)
+                return Double(signed && raw >= 2 ? raw - 4 : raw)
+            }
         default: throw ONNXRunError(.unsupportedType, "conversion from \(t.dataType) is not supported")
         }
     }
@@ -65,9 +71,11 @@ enum Conversion {
         return T(v.rounded(.towardZero))
     }
 
-    /// A copy of `t` converted to `type`.
-    static func cast(_ t: Tensor, to type: DataType) throws -> Tensor {
+    /// A copy of `t` converted to `type`. `saturate` (Cast opset 19+) clamps values too large for
+    /// a float8 type to its largest finite value; `roundMode` is float8e8m0's rounding.
+    static func cast(_ t: Tensor, to type: DataType, saturate: Bool = true, roundMode: String = "up") throws -> Tensor {
         if t.dataType == type { return t }
+        if let packed = try castToPacked(t, type, saturate: saturate, roundMode: roundMode) { return packed }
         let out = try Tensor(uninitialized: type, shape: t.shape)
         let n = t.count
         if let exact = integerReader(t), type.isInteger || type == .bool {
@@ -107,6 +115,40 @@ enum Conversion {
         case .uint32: let d = out.pointer(as: UInt32.self); for i in 0..<n { d[i] = toInteger(read(i), UInt32.self) }
         case .uint64: let d = out.pointer(as: UInt64.self); for i in 0..<n { d[i] = toInteger(read(i), UInt64.self) }
         default: throw ONNXRunError(.unsupportedType, "conversion from \(t.dataType) to \(type) is not supported")
+        }
+        return out
+    }
+
+    /// Conversion into float8, float4 and 2/4-bit integer types; nil for other targets.
+    private static func castToPacked(_ t: Tensor, _ type: DataType, saturate: Bool, roundMode: String) throws -> Tensor? {
+        let bits: Int
+        switch type {
+        case .float8e4m3fn, .float8e4m3fnuz, .float8e5m2, .float8e5m2fnuz, .float8e8m0: bits = 8
+        case .float4e2m1, .int4, .uint4: bits = 4
+        case .int2, .uint2: bits = 2
+        default: return nil
+        }
+        let out = try Tensor(zeros: type, shape: t.shape)
+        let p = out.pointer(as: UInt8.self)
+        let exact = integerReader(t)
+        let read = try reader(t)
+        let format = SmallFloat.Format.of(type)
+        for i in 0..<t.count {
+            let code: UInt8
+            switch type {
+            case .float8e8m0: code = SmallFloat.encodeE8M0(read(i), roundMode: roundMode, saturate: saturate)
+            case .int4, .uint4, .int2, .uint2:
+                // Integers wrap to the low bits (two's complement), as the reference does.
+                let v = exact.map { $0(i) } ?? { let d = read(i); return d.isFinite ? Int64(d.rounded(.towardZero)) : 0 }()
+                code = UInt8(truncatingIfNeeded: v) & UInt8((1 << bits) - 1)
+            default: code = SmallFloat.encode(read(i), format!, saturate: saturate)
+            }
+            if bits == 8 {
+                p[i] = code
+            } else {
+                let perByte = 8 / bits
+                p[i / perByte] |= code << UInt8((i % perByte) * bits)
+            }
         }
         return out
     }

@@ -125,10 +125,16 @@ struct ReduceKernel: TensorKernel {
 
 /// CastLike: casts input 0 to the element type of input 1.
 struct CastLikeKernel: TensorKernel {
-    init(_ context: KernelContext) throws { try context.expectInputs(2) }
+    let saturate: Bool
+    let roundMode: String
+    init(_ context: KernelContext) throws {
+        try context.expectInputs(2)
+        saturate = try context.int("saturate", default: 1) != 0
+        roundMode = try context.string("round_mode", default: "up")
+    }
     func compute(_ inputs: [Tensor?], _ context: RunContext) throws -> [Tensor] {
         guard let x = inputs[0], let like = inputs[1] else { throw ONNXRunError(.invalidInput, "both inputs are required") }
-        return [try Conversion.cast(x, to: like.dataType)]
+        return [try Conversion.cast(x, to: like.dataType, saturate: saturate, roundMode: roundMode)]
     }
 }
 
