@@ -65,13 +65,14 @@ struct ReduceKernel: TensorKernel {
         }
         let reducedCount = outCount == 0 ? 0 : x.count / max(outCount, 1)
 
-        if x.dataType.isInteger {
+        if x.dataType.isInteger || x.dataType == .bool {
             guard let read = Conversion.integerReader(x) else { throw ONNXRunError(.unsupportedType, "\(x.dataType)") }
+            let isBool = x.dataType == .bool
             let values: [Int64]
             switch operation {
             case .sum, .mean: values = reduce(read, 0, &+)
-            case .max: values = reduce(read, Int64.min) { Swift.max($0, $1) }
-            case .min: values = reduce(read, Int64.max) { Swift.min($0, $1) }
+            case .max: values = reduce(read, isBool ? 0 : Int64.min) { Swift.max($0, $1) }
+            case .min: values = reduce(read, isBool ? 1 : Int64.max) { Swift.min($0, $1) }
             case .prod: values = reduce(read, 1, &*)
             case .l1: values = reduce(read, 0) { $0 &+ Swift.abs($1) }
             case .sumSquare: values = reduce(read, 0) { $0 &+ $1 &* $1 }

@@ -192,7 +192,8 @@ extension KernelRegistry {
                 return [.tensor(try take(x, positions, shape: shape)), .tensor(try Tensor(shape: shape, scalars: indices))]
             }
         }
-        r.register("CumSum", since: 11, 14) { c in
+        /// CumSum and CumProd: running sums or products along an axis.
+        @Sendable func cumulative(_ c: KernelContext, product: Bool) throws -> ValueKernel {
             try c.expectInputs(2)
             let exclusive = try c.int("exclusive", default: 0) != 0, reverse = try c.int("reverse", default: 0) != 0
             return ValueKernel { inputs, _ in
@@ -200,27 +201,86 @@ extension KernelRegistry {
                 let axis = try DataMovement.axis(Int(try Conversion.integers(try inputs.tensor(1))[0]), rank: x.rank)
                 let n = x.shape[axis], inner = DataMovement.product(x.shape, (axis + 1)..<x.rank), outer = DataMovement.product(x.shape, 0..<axis)
                 let elements = try Elements(x)
-                if let ints = elements.integers {
-                    var out = [Int64](repeating: 0, count: x.count)
+                func scan<T>(_ values: [T], identity: T, _ combine: (T, T) -> T) -> [T] {
+                    var out = [T](repeating: identity, count: values.count)
                     for o in 0..<outer { for i in 0..<inner {
-                        var sum: Int64 = 0
+                        var running = identity
                         for step in 0..<n {
                             let j = reverse ? n - 1 - step : step, p = (o * n + j) * inner + i
-                            if exclusive { out[p] = sum; sum &+= ints[p] } else { sum &+= ints[p]; out[p] = sum }
+                            if exclusive { out[p] = running; running = combine(running, values[p]) } else { running = combine(running, values[p]); out[p] = running }
                         }
                     } }
+                    return out
+                }
+                if let ints = elements.integers {
+                    let out = product ? scan(ints, identity: 1, &*) : scan(ints, identity: 0, &+)
                     return [.tensor(try Conversion.cast(try Tensor(shape: x.shape, scalars: out), to: x.dataType))]
                 }
-                var out = [Double](repeating: 0, count: x.count)
-                let values = elements.doubles
-                for o in 0..<outer { for i in 0..<inner {
-                    var sum = 0.0
-                    for step in 0..<n {
-                        let j = reverse ? n - 1 - step : step, p = (o * n + j) * inner + i
-                        if exclusive { out[p] = sum; sum += values[p] } else { sum += values[p]; out[p] = sum }
-                    }
-                } }
+                let out = product ? scan(elements.doubles, identity: 1, *) : scan(elements.doubles, identity: 0, +)
                 return [.tensor(try tensor(x.dataType, x.shape, doubles: out))]
+            }
+        }
+        r.register("CumSum", since: 11, 14) { try cumulative($0, product: false) }
+        r.register("CumProd", since: 26) { try cumulative($0, product: true) }
+        /// Window functions: a0 − a1·cos(2πn/D) + a2·cos(4πn/D), D = N (periodic) or N − 1.
+        @Sendable func window(_ c: KernelContext, _ a0: Double, _ a1: Double, _ a2: Double) throws -> ValueKernel {
+            try c.expectInputs(1)
+            let periodic = try c.int("periodic", default: 1) != 0
+            let code = try c.int("output_datatype", default: 1)
+            guard let type = DataType(rawValue: Int32(code)) else { throw c.error(.invalidAttribute, "unknown output_datatype \(code)") }
+            return ValueKernel { inputs, _ in
+                let size = try Conversion.integers(try inputs.tensor(0))[0]
+                guard size >= 0 else { throw ONNXRunError(.invalidInput, "window size must not be negative, got \(size)") }
+                let denominator = Double(periodic ? size : size - 1)
+                let values = (0..<size).map { k -> Double in
+                    let x = 2 * Double.pi * Double(k) / denominator
+                    return a0 - a1 * Foundation.cos(x) + a2 * Foundation.cos(2 * x)
+                }
+                return [.tensor(try tensor(type, [size], doubles: values))]
+            }
+        }
+        r.register("HannWindow", since: 17) { try window($0, 0.5, 0.5, 0) }
+        r.register("HammingWindow", since: 17) { try window($0, 25.0 / 46.0, 21.0 / 46.0, 0) }
+        r.register("BlackmanWindow", since: 17) { try window($0, 0.42, 0.5, 0.08) }
+        r.register("BitCast", since: 26) { c in
+            try c.expectInputs(1)
+            let code = try c.required("to", c.int)
+            guard let target = DataType(rawValue: Int32(code)), target != .string else { throw c.error(.invalidAttribute, "unknown or string 'to' type \(code)") }
+            return ValueKernel { inputs, _ in
+                let x = try inputs.tensor(0)
+                guard x.dataType != .string, x.dataType.bitWidth == target.bitWidth else {
+                    throw ONNXRunError(.invalidInput, "BitCast needs equal bit widths: \(x.dataType) is \(x.dataType.bitWidth) bits, \(target) is \(target.bitWidth)")
+                }
+                let out = try x.withUnsafeBytes { try Tensor(dataType: target, shape: x.shape, bytes: $0) }
+                return [.tensor(out)]
+            }
+        }
+        r.register("Det", since: 11, 22) { c in
+            try c.expectInputs(1)
+            return ValueKernel { inputs, _ in
+                let x = try inputs.tensor(0)
+                guard x.rank >= 2, x.shape[x.rank - 1] == x.shape[x.rank - 2] else { throw ONNXRunError(.invalidInput, "Det needs square matrices, got \(x.shape)") }
+                let n = x.shape[x.rank - 1], values = try Elements(x).doubles
+                let batch = n == 0 ? values.count : values.count / (n * n)
+                let dets = (0..<Swift.max(batch, 1)).map { b -> Double in
+                    var a = Array(values[(b * n * n)..<((b + 1) * n * n)])
+                    var det = 1.0
+                    for col in 0..<n {
+                        let pivot = (col..<n).max { Swift.abs(a[$0 * n + col]) < Swift.abs(a[$1 * n + col]) }!
+                        if a[pivot * n + col] == 0 { return 0 }
+                        if pivot != col {
+                            for k in 0..<n { a.swapAt(pivot * n + k, col * n + k) }
+                            det = -det
+                        }
+                        det *= a[col * n + col]
+                        for row in (col + 1)..<n {
+                            let f = a[row * n + col] / a[col * n + col]
+                            for k in col..<n { a[row * n + k] -= f * a[col * n + k] }
+                        }
+                    }
+                    return det
+                }
+                return [.tensor(try tensor(x.dataType, Array(x.shape.dropLast(2)), doubles: dets))]
             }
         }
         r.register("Compress", since: 9, 11) { c in

@@ -25,6 +25,7 @@ extension KernelRegistry {
         registerMath(&r)
         registerSelection(&r)
         registerIndexing(&r)
+        registerQuantization(&r)
         registerNormalizationLayers(&r)
         registerAttention(&r)
         registerLosses(&r)
