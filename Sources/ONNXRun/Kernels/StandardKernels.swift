@@ -26,6 +26,7 @@ extension KernelRegistry {
         registerSelection(&r)
         registerIndexing(&r)
         registerQuantization(&r)
+        registerConvTranspose(&r)
         registerNormalizationLayers(&r)
         registerAttention(&r)
         registerLosses(&r)
