@@ -27,6 +27,7 @@ extension KernelRegistry {
         registerIndexing(&r)
         registerQuantization(&r)
         registerConvTranspose(&r)
+        registerRecurrent(&r)
         registerNormalizationLayers(&r)
         registerAttention(&r)
         registerLosses(&r)
