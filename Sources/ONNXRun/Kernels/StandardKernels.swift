@@ -28,6 +28,7 @@ extension KernelRegistry {
         registerQuantization(&r)
         registerConvTranspose(&r)
         registerRecurrent(&r)
+        registerResize(&r)
         registerNormalizationLayers(&r)
         registerAttention(&r)
         registerLosses(&r)
