@@ -29,6 +29,8 @@ extension KernelRegistry {
         registerConvTranspose(&r)
         registerRecurrent(&r)
         registerResize(&r)
+        registerQuantizedLinear(&r)
+        registerPoolingExtras(&r)
         registerNormalizationLayers(&r)
         registerAttention(&r)
         registerLosses(&r)
