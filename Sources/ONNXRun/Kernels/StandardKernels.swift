@@ -31,6 +31,7 @@ extension KernelRegistry {
         registerResize(&r)
         registerQuantizedLinear(&r)
         registerPoolingExtras(&r)
+        registerSignal(&r)
         registerNormalizationLayers(&r)
         registerAttention(&r)
         registerLosses(&r)
