@@ -32,6 +32,7 @@ extension KernelRegistry {
         registerQuantizedLinear(&r)
         registerPoolingExtras(&r)
         registerSignal(&r)
+        registerGridSample(&r)
         registerNormalizationLayers(&r)
         registerAttention(&r)
         registerLosses(&r)
