@@ -149,3 +149,74 @@ extension KernelRegistry {
         }
     }
 }
+
+extension KernelRegistry {
+    /// CausalConvWithState (opset 27): depthwise causal 1-D convolution over
+    /// [past_state, input], returning the last k − 1 positions as the next state; Binarizer and
+    /// ArrayFeatureExtractor (ai.onnx.ml).
+    static func registerSequenceModels(_ r: inout KernelRegistry) {
+        r.register("CausalConvWithState", since: 27) { c in
+            try c.expectInputs(2, 4)
+            let activation = try c.string("activation", default: "none")
+            guard ["none", "silu", "swish"].contains(activation) else { throw c.error(.invalidAttribute, "activation must be none, silu or swish, got '\(activation)'") }
+            return ValueKernel { inputs, _ in
+                let x = try inputs.tensor(0), w = try inputs.tensor(1)
+                guard x.rank == 3, w.rank == 3, w.shape[0] == x.shape[1], w.shape[1] == 1 else {
+                    throw ONNXRunError(.shapeMismatch, "input \(x.shape) and weight \(w.shape) must be (B, C, L) and (C, 1, k)")
+                }
+                let (batch, channels, length, k) = (x.shape[0], x.shape[1], x.shape[2], w.shape[2])
+                let xs = try Elements(x).doubles, ws = try Elements(w).doubles
+                let bias = try inputs.optionalTensor(2).map { try Elements($0).doubles }
+                let past = try inputs.optionalTensor(3).map { try Elements($0).doubles }
+                let width = length + k - 1
+                var output = [Double](repeating: 0, count: batch * channels * length)
+                var state = [Double](repeating: 0, count: batch * channels * (k - 1))
+                for b in 0..<batch {
+                    for ch in 0..<channels {
+                        let row = b * channels + ch
+                        let padded = (0..<width).map { t -> Double in
+                            t < k - 1 ? (past?[row * (k - 1) + t] ?? 0) : xs[row * length + t - (k - 1)]
+                        }
+                        for t in 0..<length {
+                            var sum = bias?[ch] ?? 0
+                            for j in 0..<k { sum += ws[ch * k + j] * padded[t + j] }
+                            // Round through float first, as the reference casts the conv output.
+                            let v = x.dataType == .float ? Double(Float(sum)) : sum
+                            output[row * length + t] = activation == "none" ? v : v / (1 + Foundation.exp(-v))
+                        }
+                        for j in 0..<(k - 1) { state[row * (k - 1) + j] = padded[width - (k - 1) + j] }
+                    }
+                }
+                return [
+                    .tensor(try Conversion.cast(try Tensor(shape: [batch, channels, length], scalars: output), to: x.dataType)),
+                    .tensor(try Conversion.cast(try Tensor(shape: [batch, channels, k - 1], scalars: state), to: x.dataType)),
+                ]
+            }
+        }
+        r.register("Binarizer", domain: "ai.onnx.ml", since: 1) { c in
+            let threshold = Double(try c.float("threshold", default: 0))
+            return ValueKernel { inputs, _ in
+                let x = try inputs.tensor(0)
+                let values = try Elements(x).doubles.map { $0 > threshold ? 1.0 : 0.0 }
+                return [.tensor(try Conversion.cast(try Tensor(shape: x.shape, scalars: values), to: x.dataType))]
+            }
+        }
+        r.register("ArrayFeatureExtractor", domain: "ai.onnx.ml", since: 1) { c in
+            try c.expectInputs(2)
+            return ValueKernel { inputs, _ in
+                let x = try inputs.tensor(0), indices = try Conversion.integers(try inputs.tensor(1))
+                guard x.rank >= 1, let last = x.shape.last else { throw ONNXRunError(.invalidInput, "input must have rank 1 or more") }
+                let rows = x.count / Swift.max(last, 1)
+                var positions: [Int] = []
+                for r in 0..<rows {
+                    for i in indices {
+                        guard i >= 0 && i < last else { throw ONNXRunError(.outOfRange, "index \(i) is out of range for a last dimension of \(last)") }
+                        positions.append(r * last + i)
+                    }
+                }
+                let shape = x.rank == 1 ? [1, indices.count] : Array(x.shape.dropLast()) + [indices.count]
+                return [.tensor(try take(x, positions, shape: shape))]
+            }
+        }
+    }
+}

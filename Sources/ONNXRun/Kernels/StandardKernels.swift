@@ -33,6 +33,7 @@ extension KernelRegistry {
         registerPoolingExtras(&r)
         registerSignal(&r)
         registerGridSample(&r)
+        registerSequenceModels(&r)
         registerNormalizationLayers(&r)
         registerAttention(&r)
         registerLosses(&r)
