@@ -203,3 +203,22 @@ enum Wire {
         }
     }
 }
+
+@Suite struct HostileInputTests {
+    @Test func hugeShapeWithoutDataIsAnErrorNotACrash() {
+        // TensorProto with dims [1e12] and no data: must not try to allocate it.
+        let tensor = Wire.int(1, 1_000_000_000_000) + Wire.int(2, 1)
+        #expect(throws: ONNXRunError.self) { try TestDataProto.decode(tensor, as: .tensor) }
+    }
+
+    @Test func sequenceFileReadAsTensorFailsCleanly() throws {
+        let sequence = try TestDataProto.encode(.sequence([.tensor(floatTensor([2], [1, 2]))]), name: "s")
+        // Whatever a SequenceProto looks like as a TensorProto, reading it must throw or succeed, never trap.
+        _ = try? TestDataProto.decode(sequence, as: .tensor)
+        #expect(try TestDataProto.decode(sequence, as: .sequence).name == "s")
+    }
+
+    @Test func allocationFailureThrows() {
+        #expect(throws: ONNXRunError.self) { try Tensor(zeros: .float, shape: [1 << 40, 1 << 10]) }
+    }
+}

@@ -347,6 +347,12 @@ struct ProtoDecoder {
                 throw ONNXRunError(.invalidModel, "\(field) has \(actual) values, but a \(dataType) tensor of shape \(shape) needs \(expected)")
             }
         }
+        // Check the data present before allocating, so a bogus shape cannot request huge memory.
+        let present = [t.n_float_data, t.n_int32_data, t.n_int64_data, t.n_double_data, t.n_uint64_data, t.n_string_data].max() ?? 0
+        // A lower bound (packed 4-bit types store two values per entry); the exact counts are checked below.
+        guard present >= min(count, dataType.byteCount(forElements: count)) else {
+            throw ONNXRunError(.invalidModel, "a \(dataType) tensor of shape \(shape) has \(present) values stored")
+        }
         let result = try Tensor(uninitialized: dataType, shape: shape)
         switch dataType {
         case .float:

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Element types that can be read from and written to a ``Tensor`` directly.
 public protocol TensorElement: Sendable {
     /// The ONNX element type that stores this Swift type.
@@ -31,14 +33,19 @@ final class TensorStorage: @unchecked Sendable {
     var strings: [String]
     private let release: (@Sendable (UnsafeMutableRawPointer) -> Void)?
 
-    /// Allocates `byteCount` zeroed bytes.
-    init(byteCount: Int, zeroed: Bool = true) {
+    /// Allocates `byteCount` bytes (zeroed unless told otherwise); throws when memory runs out,
+    /// so a hostile file asking for terabytes gets an error, not a crash.
+    init(byteCount: Int, zeroed: Bool = true) throws {
         let size = max(byteCount, 1)
-        bytes = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
+        var pointer: UnsafeMutableRawPointer?
+        guard posix_memalign(&pointer, 64, size) == 0, let pointer else {
+            throw ONNXRunError(.resourceLimit, "cannot allocate \(byteCount) bytes for a tensor")
+        }
+        bytes = pointer
         if zeroed { bytes.initializeMemory(as: UInt8.self, repeating: 0, count: size) }
         self.byteCount = byteCount
         strings = []
-        release = nil
+        release = { free($0) }
     }
 
     /// Wraps memory owned elsewhere (for example a memory-mapped file), released by `release`.
@@ -50,7 +57,7 @@ final class TensorStorage: @unchecked Sendable {
     }
 
     deinit {
-        if let release { release(bytes) } else { bytes.deallocate() }
+        release?(bytes)
     }
 }
 
@@ -84,7 +91,7 @@ public struct Tensor: Sendable {
         guard !overflow, bytes < Int.max / 2 else {
             throw ONNXRunError(.resourceLimit, "tensor of shape \(shape) is too large to allocate")
         }
-        self.init(dataType: dataType, shape: shape, count: count, storage: TensorStorage(byteCount: dataType.byteCount(forElements: count)))
+        self.init(dataType: dataType, shape: shape, count: count, storage: try TensorStorage(byteCount: dataType.byteCount(forElements: count)))
         if dataType == .string { storage.strings = Array(repeating: "", count: count) }
     }
 
@@ -99,7 +106,7 @@ public struct Tensor: Sendable {
         guard !overflow else {
             throw ONNXRunError(.resourceLimit, "tensor of shape \(shape) is too large to allocate")
         }
-        self.init(dataType: dataType, shape: shape, count: count, storage: TensorStorage(byteCount: dataType.byteCount(forElements: count), zeroed: false))
+        self.init(dataType: dataType, shape: shape, count: count, storage: try TensorStorage(byteCount: dataType.byteCount(forElements: count), zeroed: false))
     }
 
     /// Creates a tensor from Swift scalars in row-major order.
