@@ -14,7 +14,7 @@ struct OnnxRun: ParsableCommand {
             Exit status: 0 on success, 1 when the model or an input is wrong (or a test case fails), \
             2 on a usage or I/O error.
             """,
-        subcommands: [RunCommand.self, TestCommand.self, InfoCommand.self, BenchCommand.self],
+        subcommands: [RunCommand.self, TestCommand.self, InfoCommand.self, OptimizeCommand.self, BenchCommand.self],
         defaultSubcommand: RunCommand.self)
 
     static func main() {

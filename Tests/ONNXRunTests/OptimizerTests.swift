@@ -96,3 +96,22 @@ import Testing
         #expect(optimized.graph.nodes.map(\.opType).sorted() == ["BatchNormalization", "Conv", "Relu", "Sigmoid"])
     }
 }
+
+@Suite struct PortableModelTests {
+    /// optimize → portable → write → load gives a standard-domain model computing the same outputs.
+    @Test func portableRoundTripComputesTheSame() throws {
+        let directory = generatedRoot.appendingPathComponent("zoo/zoo_squeezenet")
+        let original = try ModelLoader.load(contentsOf: directory.appendingPathComponent("model.onnx"))
+        let optimized = try Optimizer.optimize(original, level: 2)
+        #expect(optimized.graph.nodes.contains { $0.domain == FusedActivation.domain })
+        let portable = try Optimizer.makePortable(optimized)
+        #expect(!portable.graph.nodes.contains { $0.domain == FusedActivation.domain })
+        #expect(portable.opsetImports[FusedActivation.domain] == nil)
+        let reloaded = try ModelLoader.load(bytes: try ModelWriter.encode(Optimizer.normalizedForWriting(portable)))
+        let input = try TestDataProto.read(contentsOf: directory.appendingPathComponent("test_data_set_0/input_0.pb"), as: .tensor).value
+        let name = original.graph.feedInputs[0].name
+        let expected = try InferenceSession(model: original, options: .init(threads: 1, optimizationLevel: 0)).runOrdered(values: [name: input])[0]
+        let actual = try InferenceSession(model: reloaded, options: .init(threads: 1, optimizationLevel: 0)).runOrdered(values: [name: input])[0]
+        #expect(TestCaseRunner.compare(actual, expected, tolerance: .init(rtol: 1e-4, atol: 1e-6)) == nil)
+    }
+}

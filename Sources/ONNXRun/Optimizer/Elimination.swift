@@ -84,9 +84,12 @@ struct DeadNodeElimination: OptimizationPass {
             }
         }
         let removedNodes = ordered.count - keptNodes.count
-        let inputs = Set(graph.inputs.map(\.name))
-        let unused = graph.initializers.keys.filter { !live.contains($0) && !inputs.contains($0) }
+        // Initializers listed as inputs can be fed from IR version 4 on, so they stay; before
+        // that they are constants like any other and go when unused (with their input entry).
+        let inputs = model.irVersion < 4 ? Set<String>() : Set(graph.inputs.map(\.name))
+        let unused = Set(graph.initializers.keys.filter { !live.contains($0) && !inputs.contains($0) })
         for name in unused { graph.initializers[name] = nil }
+        if !unused.isEmpty { graph.inputs.removeAll { unused.contains($0.name) } }
         guard removedNodes > 0 || !unused.isEmpty else { return false }
         graph.nodes = keptNodes.reversed()
         model.graph = graph
