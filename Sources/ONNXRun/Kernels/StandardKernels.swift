@@ -34,6 +34,7 @@ extension KernelRegistry {
         registerSignal(&r)
         registerGridSample(&r)
         registerSequenceModels(&r)
+        registerMapping(&r)
         registerNormalizationLayers(&r)
         registerAttention(&r)
         registerLosses(&r)
