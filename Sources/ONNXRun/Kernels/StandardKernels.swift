@@ -35,6 +35,7 @@ extension KernelRegistry {
         registerGridSample(&r)
         registerSequenceModels(&r)
         registerMapping(&r)
+        registerLinearAttention(&r)
         registerNormalizationLayers(&r)
         registerAttention(&r)
         registerLosses(&r)
