@@ -36,6 +36,7 @@ extension KernelRegistry {
         registerSequenceModels(&r)
         registerMapping(&r)
         registerLinearAttention(&r)
+        registerFlexAttention(&r)
         registerNormalizationLayers(&r)
         registerAttention(&r)
         registerLosses(&r)
