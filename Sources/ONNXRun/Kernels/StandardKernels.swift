@@ -37,6 +37,7 @@ extension KernelRegistry {
         registerMapping(&r)
         registerLinearAttention(&r)
         registerFlexAttention(&r)
+        registerRoiAlign(&r)
         registerNormalizationLayers(&r)
         registerAttention(&r)
         registerLosses(&r)
