@@ -38,6 +38,7 @@ extension KernelRegistry {
         registerLinearAttention(&r)
         registerFlexAttention(&r)
         registerRoiAlign(&r)
+        registerTfIdf(&r)
         registerNormalizationLayers(&r)
         registerAttention(&r)
         registerLosses(&r)
