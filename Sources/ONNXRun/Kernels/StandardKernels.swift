@@ -39,6 +39,7 @@ extension KernelRegistry {
         registerFlexAttention(&r)
         registerRoiAlign(&r)
         registerTfIdf(&r)
+        registerDeformConv(&r)
         registerNormalizationLayers(&r)
         registerAttention(&r)
         registerLosses(&r)
