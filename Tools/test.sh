@@ -14,6 +14,7 @@ mkdir -p Generated
 echo "generating test data in Generated/ ..." >&2
 $py Tools/make_light_suite.py Generated/light
 $py Tools/make_zoo_weighted_suite.py Generated/zoo
+$py Tools/make_transformer_suite.py Generated/models
 $py Tools/make_loader_fixtures.py Generated/loader
 $py Tools/make_node_suite.py Generated/node
 $py Tools/make_model_suites.py Generated
@@ -32,6 +33,8 @@ echo "running the light model suite through the CLI (release build)..." >&2
 swift build -c release --product onnx-run >&2
 .build/release/onnx-run test Generated/light
 .build/release/onnx-run test Generated/zoo --atol 1e-6
+echo "running the exporter-shaped BERT, GPT-2, YOLO and MobileNet models against onnxruntime..." >&2
+.build/release/onnx-run test Generated/models --rtol 1e-3 --atol 1e-4
 echo "running the ONNX conformance suites (node, pytorch-converted, pytorch-operator, simple)..." >&2
 # Fails on any failing case not in the expected-failure list; prints failures, not the passes.
 .build/release/onnx-run test Generated/node Generated/pytorch-converted Generated/pytorch-operator Generated/simple \
