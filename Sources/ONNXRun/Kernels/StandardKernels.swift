@@ -40,6 +40,7 @@ extension KernelRegistry {
         registerRoiAlign(&r)
         registerTfIdf(&r)
         registerDeformConv(&r)
+        registerTreeEnsemble(&r)
         registerNormalizationLayers(&r)
         registerAttention(&r)
         registerLosses(&r)
