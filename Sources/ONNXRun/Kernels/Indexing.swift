@@ -41,24 +41,27 @@ private func indexValues(_ t: Tensor) throws -> [Int64] {
     return (0..<t.count).map(read)
 }
 
+/// A copy of `base` with element `targets[k]` replaced by element `k` of `updates` (any element
+/// type; a later write to the same target wins).
+func overlay(_ base: Tensor, _ updates: Tensor, targets: [Int]) throws -> Tensor {
+    if base.dataType == .string {
+        var strings = base.strings
+        for (k, t) in targets.enumerated() { strings[t] = updates.strings[k] }
+        return try Tensor(shape: base.shape, strings: strings)
+    }
+    let size = try DataMovement.elementSize(base.dataType)
+    let out = try Tensor(uninitialized: base.dataType, shape: base.shape)
+    if base.byteCount > 0 { out.storage.bytes.copyMemory(from: base.storage.bytes, byteCount: base.byteCount) }
+    for (k, t) in targets.enumerated() {
+        (out.storage.bytes + t * size).copyMemory(from: updates.storage.bytes + k * size, byteCount: size)
+    }
+    return out
+}
+
 /// Scatter with an optional reduction: `data` with `updates[k]` applied at flat `targets[k]`.
 private func scatter(_ data: Tensor, _ updates: Tensor, targets: [Int], reduction: String) throws -> Tensor {
     guard data.dataType == updates.dataType else { throw ONNXRunError(.invalidInput, "updates are \(updates.dataType), data is \(data.dataType)") }
-    if reduction == "none" {
-        let positions = Array(0..<data.count)
-        var result = positions
-        for (k, t) in targets.enumerated() { result[t] = -(k + 2) }  // marks: take from updates
-        if data.dataType == .string {
-            return try Tensor(shape: data.shape, strings: result.map { $0 >= 0 ? data.strings[$0] : updates.strings[-$0 - 2] })
-        }
-        let size = try DataMovement.elementSize(data.dataType)
-        let out = try Tensor(uninitialized: data.dataType, shape: data.shape)
-        for (i, p) in result.enumerated() {
-            let source = p >= 0 ? data.storage.bytes + p * size : updates.storage.bytes + (-p - 2) * size
-            (out.storage.bytes + i * size).copyMemory(from: source, byteCount: size)
-        }
-        return out
-    }
+    if reduction == "none" { return try overlay(data, updates, targets: targets) }
     let a = try Elements(data), u = try Elements(updates)
     func combine<T>(_ x: T, _ y: T, add: (T, T) -> T, mul: (T, T) -> T, less: (T, T) -> Bool) throws -> T {
         switch reduction {

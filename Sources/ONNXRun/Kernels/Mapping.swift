@@ -16,7 +16,9 @@ extension KernelRegistry {
                 let maxLength = cache.shape[axis], length = update.shape[axis]
                 let inner = DataMovement.product(cache.shape, (axis + 1)..<cache.rank)
                 let prefix = DataMovement.product(cache.shape, 0..<axis), perBatch = prefix / Swift.max(cache.shape[0], 1)
-                var positions = Array(0..<cache.count)
+                // Target of each update element, in the update's own row-major order.
+                var targets: [Int] = []
+                targets.reserveCapacity(update.count)
                 for p in 0..<prefix {
                     let batch = p / Swift.max(perBatch, 1)
                     let start = write?[batch] ?? 0
@@ -24,19 +26,10 @@ extension KernelRegistry {
                         var target = start + s
                         if circular { target %= maxLength }
                         guard target >= 0 && target < maxLength else { throw ONNXRunError(.outOfRange, "write index \(start + s) is outside a cache of length \(maxLength)") }
-                        for i in 0..<inner { positions[(p * maxLength + target) * inner + i] = -2 - ((p * length + s) * inner + i) }
+                        for i in 0..<inner { targets.append((p * maxLength + target) * inner + i) }
                     }
                 }
-                // Negative positions read from `update`, the rest from the cache.
-                if cache.dataType == .string {
-                    return [.tensor(try Tensor(shape: cache.shape, strings: positions.map { $0 >= 0 ? cache.strings[$0] : update.strings[-$0 - 2] }))]
-                }
-                let size = try DataMovement.elementSize(cache.dataType)
-                let out = try Tensor(uninitialized: cache.dataType, shape: cache.shape)
-                for (i, p) in positions.enumerated() {
-                    (out.storage.bytes + i * size).copyMemory(from: p >= 0 ? cache.storage.bytes + p * size : update.storage.bytes + (-p - 2) * size, byteCount: size)
-                }
-                return [.tensor(out)]
+                return [.tensor(try overlay(cache, update, targets: targets))]
             }
         }
         r.register("LabelEncoder", domain: "ai.onnx.ml", since: 1, 2, 4) { c in

@@ -36,21 +36,18 @@ struct ReduceKernel: TensorKernel {
         let outShape = keepDims ? outShapeKept : x.shape.enumerated().filter { !reduced[$0.offset] }.map(\.element)
         let outCount = try Tensor.elementCount(outShapeKept)
 
-        // Gather, for each output element, the input elements that reduce into it.
-        let strides = x.strides
+        // Walk the input in order, tracking the output element each input element reduces into.
         var outStrides = [Int](repeating: 0, count: rank)
         var step = 1
         for axis in (0..<rank).reversed() {
             outStrides[axis] = reduced[axis] ? 0 : step
             step *= outShapeKept[axis]
         }
-        _ = strides
-        func reduce<T>(_ read: (Int) -> T, _ initial: T, _ combine: (T, T) -> T) -> [T] {
-            var acc = [T](repeating: initial, count: outCount)
+        func forEachElement(_ body: (_ input: Int, _ output: Int) -> Void) {
             var index = [Int](repeating: 0, count: rank)
             var target = 0
             for i in 0..<x.count {
-                acc[target] = combine(acc[target], read(i))
+                body(i, target)
                 var axis = rank - 1
                 while axis >= 0 {
                     index[axis] += 1
@@ -61,6 +58,10 @@ struct ReduceKernel: TensorKernel {
                     axis -= 1
                 }
             }
+        }
+        func reduce<T>(_ read: (Int) -> T, _ initial: T, _ combine: (T, T) -> T) -> [T] {
+            var acc = [T](repeating: initial, count: outCount)
+            forEachElement { i, target in acc[target] = combine(acc[target], read(i)) }
             return acc
         }
         let reducedCount = outCount == 0 ? 0 : x.count / max(outCount, 1)
@@ -101,20 +102,9 @@ struct ReduceKernel: TensorKernel {
         case .logSumExp:
             let peaks = reduce(read, -.infinity) { Swift.max($0, $1) }
             var sums = [Double](repeating: 0, count: outCount)
-            var index = [Int](repeating: 0, count: rank)
-            var target = 0
-            for i in 0..<x.count {
+            forEachElement { i, target in
                 let m = peaks[target].isFinite ? peaks[target] : 0
                 sums[target] += Foundation.exp(read(i) - m)
-                var axis = rank - 1
-                while axis >= 0 {
-                    index[axis] += 1
-                    target += outStrides[axis]
-                    if index[axis] < x.shape[axis] { break }
-                    target -= outStrides[axis] * x.shape[axis]
-                    index[axis] = 0
-                    axis -= 1
-                }
             }
             values = zip(sums, peaks).map { s, m in Foundation.log(s) + (m.isFinite ? m : 0) }
         }

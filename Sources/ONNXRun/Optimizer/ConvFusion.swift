@@ -17,6 +17,20 @@ struct ValueUses {
     func hasSingleConsumer(_ name: String) -> Bool { counts[name] == 1 && !outputs.contains(name) }
 }
 
+extension Graph {
+    /// The index of the node producing each named value.
+    var producerIndices: [String: Int] {
+        var producer: [String: Int] = [:]
+        for (i, node) in nodes.enumerated() { for o in node.outputs where !o.isEmpty { producer[o] = i } }
+        return producer
+    }
+
+    /// Removes the nodes at `indices`, keeping the order of the rest.
+    mutating func removeNodes(at indices: Set<Int>) {
+        nodes = nodes.enumerated().filter { !indices.contains($0.offset) }.map(\.element)
+    }
+}
+
 extension Node {
     /// True for an operator of the default ONNX domain with this type.
     func isStandard(_ opType: String) -> Bool { self.opType == opType && (domain.isEmpty || domain == "ai.onnx") }
@@ -31,8 +45,7 @@ struct BatchNormIntoConv: OptimizationPass {
         var graph = model.graph
         let constants = Optimizer.constantNames(of: model)
         let uses = ValueUses(graph)
-        var producer: [String: Int] = [:]
-        for (i, node) in graph.nodes.enumerated() { for o in node.outputs where !o.isEmpty { producer[o] = i } }
+        let producer = graph.producerIndices
         var removed = Set<Int>()
         for (index, bn) in graph.nodes.enumerated() where bn.isStandard("BatchNormalization") {
             guard bn.inputs.count == 5, bn.outputs.filter({ !$0.isEmpty }).count == 1, bn.outputs[0] != "",
@@ -73,7 +86,7 @@ struct BatchNormIntoConv: OptimizationPass {
             removed.insert(index)
         }
         guard !removed.isEmpty else { return false }
-        graph.nodes = graph.nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
+        graph.removeNodes(at: removed)
         model.graph = graph
         return true
     }
@@ -88,8 +101,7 @@ struct ConvActivationFusion: OptimizationPass {
         var graph = model.graph
         let constants = Optimizer.constantNames(of: model)
         let uses = ValueUses(graph)
-        var producer: [String: Int] = [:]
-        for (i, node) in graph.nodes.enumerated() { for o in node.outputs where !o.isEmpty { producer[o] = i } }
+        let producer = graph.producerIndices
         var removed = Set<Int>()
         for (index, act) in graph.nodes.enumerated() {
             guard act.domain.isEmpty || act.domain == "ai.onnx", act.outputs.count == 1, !act.inputs.isEmpty,
@@ -108,7 +120,7 @@ struct ConvActivationFusion: OptimizationPass {
             removed.insert(index)
         }
         guard !removed.isEmpty else { return false }
-        graph.nodes = graph.nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
+        graph.removeNodes(at: removed)
         model.graph = graph
         model.opsetImports[FusedActivation.domain] = 1
         return true

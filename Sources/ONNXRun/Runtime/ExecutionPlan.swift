@@ -251,7 +251,7 @@ final class ExecutionPlan: Sendable {
             } catch let error as ONNXRunError {
                 throw error.about(step.node.label)
             }
-            guard results.count >= step.outputs.filter({ $0 >= 0 }).count || results.count >= step.outputs.count else {
+            guard results.count >= step.outputs.filter({ $0 >= 0 }).count else {
                 throw ONNXRunError(.invalidModel, "produced \(results.count) outputs, the node declares \(step.outputs.count)", subject: step.node.label)
             }
             for (index, slot) in step.outputs.enumerated() where slot >= 0 && index < results.count {

@@ -45,11 +45,9 @@ public final class InferenceSession: Sendable {
         try self.init(model: try ModelLoader.load(bytes: bytes, directory: directory), options: options)
     }
 
-    /// The inputs a caller must (or, when an initializer provides a default, may) feed.
+    /// The inputs a caller must feed: declared inputs without an initializer. (Inputs that an
+    /// initializer backs may also be fed by name to override their default.)
     public var inputs: [ValueInfo] { model.graph.feedInputs }
-
-    /// The inputs that have no default and must be fed.
-    public var requiredInputs: [ValueInfo] { model.graph.feedInputs }
 
     /// The graph outputs, in order.
     public var outputs: [ValueInfo] { model.graph.outputs }
