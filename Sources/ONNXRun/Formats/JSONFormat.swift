@@ -309,10 +309,15 @@ public enum JSONFormat {
         case .uint64: return (0..<t.count).map { String(t.pointer(as: UInt64.self)[$0]) }
         default:
             if let read = Conversion.integerReader(t) { return (0..<t.count).map { String(read($0)) } }
-            if t.dataType.isFloatingPoint || t.dataType == .int4 || t.dataType == .uint4 || t.dataType == .int2 || t.dataType == .uint2 {
+            if t.dataType.isFloatingPoint {
+                // float8/float4: widen to double and format like the other float types.
                 let read = try Conversion.reader(t)
                 let wide = try Tensor(shape: t.shape, scalars: (0..<t.count).map(read))
-                return t.dataType.isFloatingPoint ? floats(wide.pointer(as: Double.self)) : (0..<t.count).map { String(Int(read($0))) }
+                return floats(wide.pointer(as: Double.self))
+            }
+            if [.int4, .uint4, .int2, .uint2].contains(t.dataType) {
+                let read = try Conversion.reader(t)
+                return (0..<t.count).map { String(Int(read($0))) }
             }
             throw ONNXRunError(.unsupportedType, "JSON output of type \(t.dataType) is not supported")
         }
