@@ -17,14 +17,7 @@ public enum ModelWriter {
         p.pointee.has_model_version = 1
         p.pointee.model_version = Int64(model.modelVersion)
         p.pointee.doc_string = arena.cString(model.docString)
-        let opsets = model.opsetImports.sorted { $0.key < $1.key }.map { domain, version in
-            let o = arena.allocate(Onnx__OperatorSetIdProto.self)
-            onnx__operator_set_id_proto__init(o)
-            o.pointee.domain = arena.cString(domain)
-            o.pointee.has_version = 1
-            o.pointee.version = Int64(version)
-            return o
-        }
+        let opsets = arena.opsets(model.opsetImports)
         p.pointee.n_opset_import = opsets.count
         p.pointee.opset_import = arena.pointers(opsets)
         let metadata = model.metadata.sorted { $0.key < $1.key }.map { arena.entry($0.key, $0.value) }
@@ -52,6 +45,18 @@ public enum ModelWriter {
 }
 
 extension CArena {
+    /// OperatorSetIdProto messages for opset imports, sorted by domain.
+    func opsets(_ imports: [String: Int]) -> [UnsafeMutablePointer<Onnx__OperatorSetIdProto>] {
+        imports.sorted { $0.key < $1.key }.map { domain, version in
+            let o = allocate(Onnx__OperatorSetIdProto.self)
+            onnx__operator_set_id_proto__init(o)
+            o.pointee.domain = cString(domain)
+            o.pointee.has_version = 1
+            o.pointee.version = Int64(version)
+            return o
+        }
+    }
+
     func entry(_ key: String, _ value: String) -> UnsafeMutablePointer<Onnx__StringStringEntryProto> {
         let e = allocate(Onnx__StringStringEntryProto.self)
         onnx__string_string_entry_proto__init(e)
@@ -272,16 +277,9 @@ extension CArena {
         let nodes = try f.nodes.map { try node($0) }
         p.pointee.n_node = nodes.count
         p.pointee.node = pointers(nodes)
-        let opsets = f.opsetImports.sorted { $0.key < $1.key }.map { domain, version in
-            let o = allocate(Onnx__OperatorSetIdProto.self)
-            onnx__operator_set_id_proto__init(o)
-            o.pointee.domain = cString(domain)
-            o.pointee.has_version = 1
-            o.pointee.version = Int64(version)
-            return o
-        }
-        p.pointee.n_opset_import = opsets.count
-        p.pointee.opset_import = pointers(opsets)
+        let imports = opsets(f.opsetImports)
+        p.pointee.n_opset_import = imports.count
+        p.pointee.opset_import = pointers(imports)
         return p
     }
 }
