@@ -41,3 +41,16 @@ echo "running the ONNX conformance suites (node, pytorch-converted, pytorch-oper
     --expected-failures Tests/Conformance/expected-failures.txt > Generated/conformance.log \
     || { grep "^FAIL" Generated/conformance.log | grep -v "(expected)$" >&2; tail -n 1 Generated/conformance.log >&2; exit 1; }
 tail -n 1 Generated/conformance.log
+echo "validating every light, zoo, exporter-shaped and conformance model (onnx-run validate)..." >&2
+# Each must be valid, except cases on the expected-failure list (operators onnx-run does not run).
+.build/release/onnx-run validate --quiet Generated/{light,zoo,models,node,pytorch-converted,pytorch-operator,simple}/*/model.onnx \
+    > Generated/validate.log || true
+unexpected=$(grep '^INVALID' Generated/validate.log | sed -E 's|^INVALID .*/([^/]+)/model\.onnx .*|\1|' \
+    | while read -r name; do grep -q "^$name:" Tests/Conformance/expected-failures.txt || echo "$name"; done)
+if [ -n "$unexpected" ]; then
+    echo "validate rejected models that must pass:" >&2
+    echo "$unexpected" >&2
+    grep -A5 '^INVALID' Generated/validate.log | head -60 >&2
+    exit 1
+fi
+tail -n 1 Generated/validate.log

@@ -14,7 +14,7 @@ struct OnnxRun: ParsableCommand {
             Exit status: 0 on success, 1 when the model or an input is wrong (or a test case fails), \
             2 on a usage or I/O error.
             """,
-        subcommands: [RunCommand.self, TestCommand.self, InfoCommand.self, OptimizeCommand.self, BenchCommand.self],
+        subcommands: [RunCommand.self, ValidateCommand.self, TestCommand.self, InfoCommand.self, OptimizeCommand.self, BenchCommand.self],
         defaultSubcommand: RunCommand.self)
 
     static func main() {
@@ -24,6 +24,8 @@ struct OnnxRun: ParsableCommand {
         } catch let error as ONNXRunError {
             FileHandle.standardError.write(Data("onnx-run: error: \(error)\n".utf8))
             Foundation.exit(error.code == .io ? 2 : 1)
+        } catch is InvalidModels {
+            Foundation.exit(1)
         } catch let failure as TestFailures {
             FileHandle.standardError.write(Data("onnx-run: \(failure.count) test case(s) failed\n".utf8))
             Foundation.exit(1)

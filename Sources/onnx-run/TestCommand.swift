@@ -67,7 +67,7 @@ struct TestCommand: ParsableCommand {
             } else {
                 passed += 1
                 if expected[outcome.name] != nil { nowPassing.append(outcome.name) }
-                print("PASS \(outcome.name)")
+                print("PASS \(outcome.name)" + (outcome.note.map { " (\($0))" } ?? ""))
             }
         }
         for name in nowPassing { note("note: \(name) is on the expected-failure list but passes; remove it from the list") }

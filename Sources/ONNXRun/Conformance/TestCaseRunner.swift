@@ -24,6 +24,28 @@ public enum TestCaseRunner {
         public var failure: String?
         /// True when every data set matched.
         public var passed: Bool { failure == nil }
+        /// How the outputs were checked when not value by value (random operators).
+        public var note: String? = nil
+    }
+
+    /// Operators whose outputs are random draws: their cases are checked by properties (type,
+    /// shape, value set), since the expected values are one particular draw of numpy's generator.
+    static let randomOperators: Set<String> = ["RandomUniform", "RandomNormal", "RandomUniformLike", "RandomNormalLike", "Bernoulli", "Multinomial"]
+
+    /// True when the graph (or a subgraph) draws random values: a random operator, or a Dropout
+    /// whose training_mode input is given.
+    static func drawsRandomValues(_ graph: Graph) -> Bool {
+        graph.nodes.contains { node in
+            if randomOperators.contains(node.opType) { return true }
+            if node.opType == "Dropout", node.inputs.count > 2, !node.inputs[2].isEmpty { return true }
+            return node.attributes.values.contains { attribute in
+                switch attribute {
+                case .graph(let g): drawsRandomValues(g)
+                case .graphs(let gs): gs.contains(where: drawsRandomValues)
+                default: false
+                }
+            }
+        }
     }
 
     /// Runs the case in `directory`: every `test_data_set_*` in it.
@@ -36,23 +58,36 @@ public enum TestCaseRunner {
             let sets = try FileManager.default.contentsOfDirectory(atPath: directory.path)
                 .filter { $0.hasPrefix("test_data_set_") }.sorted()
             guard !sets.isEmpty else { return Outcome(name: name, failure: "no test_data_set_* directories") }
+            let random = drawsRandomValues(try FunctionExpansion.expand(session.model).graph)
             for set in sets {
-                let setURL = directory.appendingPathComponent(set)
-                let inputs = try loadInputs(setURL, session: session)
-                let actual = try session.runOrdered(values: inputs)
-                for (index, info) in session.outputs.enumerated() {
-                    let file = setURL.appendingPathComponent("output_\(index).pb")
-                    guard FileManager.default.fileExists(atPath: file.path) else { continue }
-                    let expected = try TestDataProto.read(contentsOf: file, as: .init(for: info.type)).value
-                    if let problem = compare(actual[index], expected, tolerance: tolerance) {
-                        return Outcome(name: name, failure: "\(set) output '\(info.name)': \(problem)")
-                    }
+                if let problem = try check(dataSet: directory.appendingPathComponent(set), session: session, tolerance: tolerance, randomDraws: random) {
+                    return Outcome(name: name, failure: "\(set) \(problem)")
                 }
             }
-            return Outcome(name: name, failure: nil)
+            return Outcome(name: name, failure: nil, note: random ? "random draws: type, shape and value set checked" : nil)
         } catch {
             return Outcome(name: name, failure: "\(error)")
         }
+    }
+
+    /// Runs one `test_data_set_*` directory on `session`; nil when every stored output matches,
+    /// otherwise the first difference (`output 'y': ...`).
+    /// With `randomDraws`, outputs are checked by `compareRandomDraws` instead of value by value.
+    public static func check(dataSet setURL: URL, session: InferenceSession, tolerance: Tolerance = Tolerance(), randomDraws: Bool = false) throws -> String? {
+        let inputs = try loadInputs(setURL, session: session)
+        let actual = try session.runOrdered(values: inputs)
+        for (index, info) in session.outputs.enumerated() {
+            let file = setURL.appendingPathComponent("output_\(index).pb")
+            guard FileManager.default.fileExists(atPath: file.path) else { continue }
+            let expected = try TestDataProto.read(contentsOf: file, as: .init(for: info.type)).value
+            let problem = randomDraws
+                ? compareRandomDraws(actual[index], expected, tolerance: tolerance)
+                : compare(actual[index], expected, tolerance: tolerance)
+            if let problem {
+                return "output '\(info.name)': \(problem)"
+            }
+        }
+        return nil
     }
 
     /// Reads `input_K.pb` files of a data set, bound by position to the model's fed inputs.
@@ -96,6 +131,27 @@ public enum TestCaseRunner {
         default:
             return "got \(actual.typeDescription), expected \(expected.typeDescription)"
         }
+    }
+
+    /// The properties a random draw must share with the reference draw: element type and shape
+    /// exactly; when the reference holds only 0 and 1 (Bernoulli, a dropout mask) so must the
+    /// output; otherwise (dropout) every element must be 0 or equal the reference's kept value
+    /// where the reference kept it.
+    public static func compareRandomDraws(_ actual: Value, _ expected: Value, tolerance: Tolerance) -> String? {
+        guard case .tensor(let a) = actual, case .tensor(let e) = expected else { return compare(actual, expected, tolerance: tolerance) }
+        guard a.dataType == e.dataType else { return "element type \(a.dataType), expected \(e.dataType)" }
+        guard a.shape == e.shape else { return "shape \(a.shape), expected \(e.shape)" }
+        guard let ra = try? Conversion.reader(a), let re = try? Conversion.reader(e) else { return compare(a, e, tolerance: tolerance) }
+        let binary = (0..<e.count).allSatisfy { re($0) == 0 || re($0) == 1 }
+        for i in 0..<a.count {
+            let x = ra(i), y = re(i)
+            if binary {
+                if x != 0 && x != 1 { return "element \(i) is \(x); a draw of this output must be 0 or 1" }
+            } else if y != 0 && x != 0 && abs(x - y) > tolerance.atol + tolerance.rtol * abs(y) {
+                return "element \(i) is \(x); a kept element must equal \(y) (and a dropped one 0)"
+            }
+        }
+        return nil
     }
 
     /// Compares tensors: dtype and shape exactly, floats within tolerance, everything else exactly.

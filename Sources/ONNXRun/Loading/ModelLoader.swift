@@ -83,8 +83,9 @@ struct ProtoDecoder {
             let domain = str(entry.pointee.domain)
             opsets[domain == "ai.onnx" ? "" : domain] = Int(entry.pointee.version)
         }
-        if opsets.isEmpty {
+        if opsets.isEmpty && m.ir_version < 3 {
             // IR version 1/2 files predate opset_import; they mean opset 1 of the default domain.
+            // From IR 3 on an empty list is a defect that validate reports and planning rejects.
             opsets[""] = 1
         }
         var metadata: [String: String] = [:]

@@ -1,0 +1,127 @@
+/// The ONNX operator schemas (inputs, outputs, attributes, type constraints) that `validate`
+/// checks nodes against. The data comes from the onnx package through `Tools/generate_schemas.py`.
+public struct OperatorSchema: Sendable {
+    /// One formal input or output.
+    public struct Parameter: Sendable {
+        /// The parameter's name in the spec (`X`, `W`, ...).
+        public let name: String
+        /// A type parameter (`T`) or a concrete type (`tensor(int64)`).
+        public let typeString: String
+        /// Whether the parameter may be left out or repeated.
+        public let option: Option
+    }
+
+    /// How often a formal parameter appears.
+    public enum Option: Sendable {
+        /// Exactly one value.
+        case single
+        /// One value or an empty name.
+        case optional
+        /// One or more values of one type.
+        case variadic
+        /// One or more values, each with its own type (Scan, Loop).
+        case heterogeneous
+    }
+
+    /// One attribute the operator accepts.
+    public struct AttributeSpec: Sendable {
+        /// The attribute's name.
+        public let name: String
+        /// The ONNX attribute kind: `INT`, `FLOATS`, `GRAPH`, ...
+        public let kind: String
+        /// True when a node must set it.
+        public let required: Bool
+    }
+
+    /// The operator domain (empty for the default `ai.onnx`).
+    public let domain: String
+    /// The operator type.
+    public let name: String
+    /// The opset version this definition starts at.
+    public let sinceVersion: Int
+    /// True when the operator is deprecated from this version on.
+    public let deprecated: Bool
+    /// Allowed number of node inputs.
+    public let inputCount: ClosedRange<Int>
+    /// Allowed number of node outputs.
+    public let outputCount: ClosedRange<Int>
+    /// Formal inputs in order.
+    public let inputs: [Parameter]
+    /// Formal outputs in order.
+    public let outputs: [Parameter]
+    /// Accepted attributes by name.
+    public let attributes: [String: AttributeSpec]
+    /// Allowed types per type parameter, as ONNX type strings (`tensor(float)`).
+    public let typeConstraints: [String: Set<String>]
+}
+
+/// Lookup of operator schemas by domain, name and opset.
+public enum OperatorSchemas {
+    private static let byOperator: [String: [OperatorSchema]] = {
+        var result: [String: [OperatorSchema]] = [:]
+        for line in table.split(separator: "\n") {
+            guard let schema = parse(line) else { continue }
+            result[key(schema.domain, schema.name), default: []].append(schema)
+        }
+        return result.mapValues { $0.sorted { $0.sinceVersion < $1.sinceVersion } }
+    }()
+
+    private static func key(_ domain: String, _ name: String) -> String { "\(domain)|\(name)" }
+
+    /// The definition of `name` in `domain` in effect at `opset`, or nil when the operator does not
+    /// exist there (unknown, or introduced in a later opset).
+    public static func schema(_ name: String, domain: String, opset: Int) -> OperatorSchema? {
+        let domain = domain == "ai.onnx" ? "" : domain
+        return byOperator[key(domain, name)]?.last { $0.sinceVersion <= opset }
+    }
+
+    /// The opset versions at which `name` in `domain` is defined, oldest first (empty if unknown).
+    public static func versions(of name: String, domain: String) -> [Int] {
+        byOperator[key(domain == "ai.onnx" ? "" : domain, name)]?.map(\.sinceVersion) ?? []
+    }
+
+    /// Domains the table knows, with the newest opset version defined in each.
+    public static let knownDomains: [String: Int] = {
+        var newest: [String: Int] = [:]
+        for schemas in byOperator.values {
+            for s in schemas { newest[s.domain] = max(newest[s.domain] ?? 0, s.sinceVersion) }
+        }
+        newest[""] = max(newest[""] ?? 0, newestDefaultOpset)
+        return newest
+    }()
+
+    private static func parse(_ line: Substring) -> OperatorSchema? {
+        let f = line.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
+        guard f.count == 12, let since = Int(f[2]), let minIn = Int(f[4]), let maxIn = Int(f[5]),
+              let minOut = Int(f[6]), let maxOut = Int(f[7]) else { return nil }
+        func parameters(_ text: String) -> [OperatorSchema.Parameter] {
+            text.split(separator: ",").compactMap { item in
+                let p = item.split(separator: ":").map(String.init)
+                guard p.count == 3 else { return nil }
+                let option: OperatorSchema.Option = switch p[2] {
+                case "o": .optional
+                case "v": .variadic
+                case "h": .heterogeneous
+                default: .single
+                }
+                return .init(name: p[0], typeString: p[1], option: option)
+            }
+        }
+        var attributes: [String: OperatorSchema.AttributeSpec] = [:]
+        for item in f[10].split(separator: ",") {
+            let p = item.split(separator: ":").map(String.init)
+            guard p.count == 3 else { continue }
+            attributes[p[0]] = .init(name: p[0], kind: p[1], required: p[2] == "1")
+        }
+        var constraints: [String: Set<String>] = [:]
+        for item in f[11].split(separator: " ") {
+            let p = item.split(separator: "=", maxSplits: 1).map(String.init)
+            guard p.count == 2 else { continue }
+            constraints[p[0]] = Set(p[1].split(separator: ";").map(String.init))
+        }
+        return OperatorSchema(
+            domain: f[0], name: f[1], sinceVersion: since, deprecated: f[3] == "1",
+            inputCount: minIn...max(minIn, maxIn), outputCount: minOut...max(minOut, maxOut),
+            inputs: parameters(f[8]), outputs: parameters(f[9]), attributes: attributes, typeConstraints: constraints)
+    }
+}
