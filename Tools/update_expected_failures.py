@@ -31,7 +31,7 @@ def main():
         sys.exit(__doc__)
     log = pathlib.Path(sys.argv[1]).read_text().splitlines()
     add_new = "--add-new" in sys.argv
-    passed = {line[5:].strip() for line in log if line.startswith("PASS ")}
+    passed = {line[5:].split()[0] for line in log if line.startswith("PASS ") and line[5:].strip()}
     failed = {}
     for line in log:
         if line.startswith("FAIL "):

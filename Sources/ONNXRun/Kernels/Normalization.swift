@@ -145,33 +145,34 @@ struct LRNKernel: TensorKernel {
     }
 }
 
-/// Dropout in inference: the output is the input and the mask is all true (ones of the input type
-/// before opset 10). Training-mode dropout (opset ≥ 12 `training_mode` true with a nonzero ratio)
-/// is not supported.
+/// Dropout: in inference (the default) the output is the input and the mask is all true (ones of
+/// the input type before opset 10). In training mode (opset ≥ 12 `training_mode` true) each element
+/// is kept with probability 1 − ratio and scaled by 1 / (1 − ratio); the mask marks kept elements.
+/// Draws follow `seed` when given (see Random.swift).
 struct DropoutKernel: TensorKernel {
     let boolMask: Bool
     let wantsMask: Bool
+    let seed: RandomSeed
 
     init(_ context: KernelContext) throws {
         try context.expectInputs(1, context.opsetVersion >= 12 ? 3 : 1)
         boolMask = context.opsetVersion >= 10
         wantsMask = context.node.outputs.count > 1 && !context.node.outputs[1].isEmpty
-        if context.opsetVersion >= 12, context.constantInputs.count > 2, let mode = context.constantInputs[2], try Self.isTraining(mode, ratio: context.constantInputs[1]) {
-            throw context.error(.unsupportedOperator, "training-mode Dropout is not supported")
-        }
+        seed = try RandomSeed(context)
     }
 
-    private static func isTraining(_ mode: Tensor, ratio: Tensor?) throws -> Bool {
-        guard mode.count == 1, try Conversion.reader(mode)(0) != 0 else { return false }
-        // Ratio defaults to 0.5; a zero ratio drops nothing.
-        guard let ratio else { return true }
-        return try Conversion.reader(ratio)(0) != 0
+    /// The drop ratio when training mode is on and drops something; nil in inference.
+    private static func trainingRatio(_ mode: Tensor?, ratio: Tensor?) throws -> Double? {
+        guard let mode, mode.count == 1, try Conversion.reader(mode)(0) != 0 else { return nil }
+        let r = try ratio.map { try Conversion.reader($0)(0) } ?? 0.5
+        guard r >= 0 && r <= 1 else { throw ONNXRunError(.invalidInput, "ratio \(r) is outside [0, 1]") }
+        return r == 0 ? nil : r
     }
 
     func compute(_ inputs: [Tensor?], _ context: RunContext) throws -> [Tensor] {
         guard let x = inputs[0] else { throw ONNXRunError(.invalidInput, "data is required") }
-        if inputs.count > 2, let mode = inputs[2], try Self.isTraining(mode, ratio: inputs[1]) {
-            throw ONNXRunError(.unsupportedOperator, "training-mode Dropout is not supported")
+        if inputs.count > 2, let ratio = try Self.trainingRatio(inputs[2], ratio: inputs[1]) {
+            return try train(x, ratio: ratio)
         }
         guard wantsMask else { return [x] }
         let mask: Tensor
@@ -182,6 +183,21 @@ struct DropoutKernel: TensorKernel {
             mask = try Conversion.cast(Tensor(shape: x.shape, scalars: [Float](repeating: 1, count: x.count)), to: x.dataType)
         }
         return [x, mask]
+    }
+
+    private func train(_ x: Tensor, ratio: Double) throws -> [Tensor] {
+        let read = try Conversion.reader(x)
+        var generator = seed.generator()
+        let scale = ratio < 1 ? 1 / (1 - ratio) : 0
+        var kept = [Bool](repeating: false, count: x.count)
+        var values = [Double](repeating: 0, count: x.count)
+        for i in 0..<x.count where generator.unit() >= ratio {
+            kept[i] = true
+            values[i] = read(i) * scale
+        }
+        let y = try Conversion.cast(Tensor(shape: x.shape, scalars: values), to: x.dataType)
+        guard wantsMask else { return [y] }
+        return [y, try Tensor(shape: x.shape, scalars: kept)]
     }
 }
 

@@ -38,6 +38,7 @@ extension KernelRegistry {
         registerLinearAttention(&r)
         registerFlexAttention(&r)
         registerRoiAlign(&r)
+        registerRandom(&r)
         registerTfIdf(&r)
         registerDeformConv(&r)
         registerTreeEnsemble(&r)
