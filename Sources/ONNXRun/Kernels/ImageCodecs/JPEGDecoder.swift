@@ -107,7 +107,8 @@ enum JPEGDecoder {
         }
     }
 
-    /// One color component of the frame and its decoded (still subsampled) sample plane.
+    /// One color component of the frame and its decoded (still subsampled) sample plane
+    /// (allocated by the first scan that codes the component).
     struct Component {
         let id: Int
         let h: Int, v: Int
@@ -257,8 +258,7 @@ enum JPEGDecoder {
             s.components.append(Component(
                 id: spec.id, h: spec.h, v: spec.v, quantTable: spec.tq,
                 width: (s.width * spec.h + s.maxH - 1) / s.maxH, height: (s.height * spec.v + s.maxV - 1) / s.maxV,
-                planeWidth: planeWidth, planeHeight: planeHeight,
-                plane: [UInt8](repeating: 0, count: try checkedProduct(planeWidth, planeHeight, format: format))))
+                planeWidth: planeWidth, planeHeight: planeHeight, plane: []))
         }
     }
 
@@ -280,6 +280,16 @@ enum JPEGDecoder {
             s.components[index].acTable = ac
             s.components[index].dcPrediction = 0
             members.append(index)
+        }
+        // Every block costs at least two Huffman codes (DC and AC) of one bit or more, so a scan needs at
+        // least blocks / 4 bytes: checking that first keeps a tiny file from allocating huge planes.
+        let blocks = count == 1
+            ? ((s.components[members[0]].width + 7) / 8) * ((s.components[members[0]].height + 7) / 8)
+            : s.mcusX * s.mcusY * members.reduce(0) { $0 + s.components[$1].h * s.components[$1].v }
+        guard (r.bytes.count - start - length) * 4 >= blocks else { throw imageError(format, "image data ends early (truncated file)") }
+        for m in members where s.components[m].plane.isEmpty {
+            let c = s.components[m]
+            s.components[m].plane = [UInt8](repeating: 0, count: try checkedProduct(c.planeWidth, c.planeHeight, format: format))
         }
         var reader = EntropyReader(bytes: r.bytes, offset: start + length)
         var mcu = 0
@@ -429,6 +439,7 @@ enum JPEGDecoder {
     /// Upsamples the components and converts YCbCr to RGB (16-bit fixed point, rounded tables).
     static func output(_ s: State) throws -> DecodedImage {
         let w = s.width, h = s.height
+        guard s.components.allSatisfy({ !$0.plane.isEmpty }) else { throw imageError(format, "a color component has no image data") }
         let planes = s.components.map { upsample($0, width: w, height: h, hExpand: s.maxH / $0.h, vExpand: s.maxV / $0.v) }
         if planes.count == 1 { return DecodedImage(width: w, height: h, channels: 1, pixels: planes[0]) }
         var pixels = [UInt8](repeating: 0, count: w * h * 3)

@@ -90,8 +90,9 @@ enum TIFFDecoder {
         let stripCount = (height + rowsPerStrip - 1) / rowsPerStrip
         let offsets = ifd.tags[273] ?? [], counts = ifd.tags[279]
         guard offsets.count >= stripCount else { throw imageError(format, "expected \(stripCount) strip offsets, found \(offsets.count)") }
+        _ = try checkedProduct(stride, height, format: format)
+        // Grows with the strips actually present (no up-front allocation from the declared size).
         var raw = [UInt8]()
-        raw.reserveCapacity(try checkedProduct(stride, height, format: format))
         for s in 0..<stripCount {
             let expected = min(rowsPerStrip, height - s * rowsPerStrip) * stride
             let available = max(0, bytes.count - min(offsets[s], bytes.count))
