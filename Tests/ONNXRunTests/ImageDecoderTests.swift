@@ -72,14 +72,11 @@ enum ImageBuilders {
         let u16 = bigEndian ? be16 : le16, u32 = bigEndian ? be32 : le32
         let directorySize = 2 + 12 * entries.count + 4
         var extra: [UInt8] = []
-        var extraValues: [[UInt8]] = []
-        for (_, type, values) in entries {
-            extraValues.append(values.flatMap { type == 3 ? u16($0) : u32($0) })
-        }
+        let extraValues = entries.map { _, type, values in values.flatMap { type == 3 ? u16($0) : u32($0) } }
         let extraStart = 8 + directorySize
         let dataStart = extraStart + extraValues.filter { $0.count > 4 }.reduce(0) { $0 + $1.count }
         var directory = u16(entries.count)
-        for (i, (tag, type, values)) in entries.enumerated() {
+        for (tag, type, values) in entries {
             let resolved = tag == 273 ? values.map { $0 == 0xDA7A ? dataStart : $0 } : values
             let encoded = resolved.flatMap { type == 3 ? u16($0) : u32($0) }
             directory += u16(tag) + u16(type) + u32(values.count)
@@ -89,7 +86,6 @@ enum ImageBuilders {
                 directory += u32(extraStart + extra.count)
                 extra += encoded
             }
-            _ = i
         }
         directory += u32(0)
         let header: [UInt8] = bigEndian ? [0x4D, 0x4D, 0x00, 0x2A] : [0x49, 0x49, 0x2A, 0x00]

@@ -144,9 +144,8 @@ enum TIFFDecoder {
                        photometric: Int, colorMap: [Int]?) throws -> DecodedImage {
         let channels = photometric == 2 || photometric == 3 ? 3 : 1
         let levels = 1 << bits
-        if photometric == 3 {
-            guard let map = colorMap, map.count >= 3 * levels else { throw imageError(format, "palette image without a complete ColorMap") }
-            _ = map
+        if photometric == 3 && (colorMap?.count ?? 0) < 3 * levels {
+            throw imageError(format, "palette image without a complete ColorMap")
         }
         var pixels = [UInt8](repeating: 0, count: width * height * channels)
         var o = 0
