@@ -47,5 +47,6 @@ extension KernelRegistry {
         registerLosses(&r)
         registerEinsum(&r)
         registerGatedActivations(&r)
+        registerImageDecoder(&r)
     }
 }
