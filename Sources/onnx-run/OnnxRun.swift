@@ -49,6 +49,9 @@ struct RuntimeOptions: ParsableArguments {
     @Option(name: .customLong("opt-level"), help: "Graph optimization level: 0 runs the graph as loaded, 2 applies every pass.")
     var optimizationLevel: Int = 2
 
+    @Option(name: .customLong("memory-limit"), help: "Most tensor memory one run may hold, e.g. 512M or 2G (bytes without a suffix); a run that needs more fails.")
+    var memoryLimit: MemorySize?
+
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         guard (0...2).contains(optimizationLevel) else { throw ValidationError("--opt-level must be 0, 1 or 2") }
@@ -57,6 +60,7 @@ struct RuntimeOptions: ParsableArguments {
     var sessionOptions: InferenceSession.Options {
         var options = InferenceSession.Options(optimizationLevel: optimizationLevel)
         if let threads { options.threads = threads }
+        options.memoryLimit = memoryLimit?.bytes
         return options
     }
 }
@@ -69,4 +73,18 @@ struct TestFailures: Error {
 /// Writes a line to standard error (progress and diagnostics never go to stdout).
 func note(_ text: String) {
     FileHandle.standardError.write(Data((text + "\n").utf8))
+}
+
+/// A byte count written as `1048576`, `512K`, `64M` or `2G` (binary units).
+struct MemorySize: ExpressibleByArgument {
+    let bytes: Int
+
+    init?(argument: String) {
+        let text = argument.trimmingCharacters(in: .whitespaces).uppercased().replacingOccurrences(of: "IB", with: "").replacingOccurrences(of: "B", with: "")
+        let units: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
+        var digits = Substring(text), scale = 1
+        if let last = text.last, let unit = units[last] { digits = text.dropLast(); scale = unit }
+        guard let value = Double(digits), value > 0, value * Double(scale) < Double(Int.max) else { return nil }
+        bytes = Int(value * Double(scale))
+    }
 }

@@ -12,11 +12,16 @@ public final class InferenceSession: Sendable {
         public var threads: Int
         /// Graph optimization level: 0 runs the graph as loaded.
         public var optimizationLevel: Int
+        /// The most tensor memory, in bytes, one run may hold at once (intermediate and output
+        /// tensors; the model's weights are not counted). A run that needs more throws an
+        /// `ONNXRunError` with code `resourceLimit`. Nil means no limit.
+        public var memoryLimit: Int?
 
         /// Creates options.
-        public init(threads: Int = ProcessInfo.processInfo.activeProcessorCount, optimizationLevel: Int = 2) {
+        public init(threads: Int = ProcessInfo.processInfo.activeProcessorCount, optimizationLevel: Int = 2, memoryLimit: Int? = nil) {
             self.threads = max(1, threads)
             self.optimizationLevel = optimizationLevel
+            self.memoryLimit = memoryLimit
         }
     }
 
@@ -93,8 +98,11 @@ public final class InferenceSession: Sendable {
                 throw ONNXRunError(.invalidInput, "missing; the model expects \(info.type?.description ?? "a value")", subject: "input '\(info.name)'")
             }
         }
-        return try BLAS.$threads.withValue(options.threads) {
-            try plan.run(inputs: fed, context: RunContext(threads: options.threads))
+        let budget = options.memoryLimit.map { MemoryBudget(limit: $0) }
+        return try MemoryBudget.$current.withValue(budget) {
+            try BLAS.$threads.withValue(options.threads) {
+                try plan.run(inputs: fed, context: RunContext(threads: options.threads))
+            }
         }
     }
 }

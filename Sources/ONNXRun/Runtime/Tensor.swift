@@ -32,15 +32,22 @@ final class TensorStorage: @unchecked Sendable {
     /// Elements of a `string` tensor; empty otherwise.
     var strings: [String]
     private let release: (@Sendable (UnsafeMutableRawPointer) -> Void)?
+    /// The run budget this allocation is charged to, if any.
+    private let budget: MemoryBudget?
 
     /// Allocates `byteCount` bytes (zeroed unless told otherwise); throws when memory runs out,
-    /// so a hostile file asking for terabytes gets an error, not a crash.
+    /// so a hostile file asking for terabytes gets an error, not a crash. Inside a run with a
+    /// memory limit the bytes are charged to the run's budget first.
     init(byteCount: Int, zeroed: Bool = true) throws {
         let size = max(byteCount, 1)
+        let budget = MemoryBudget.current
+        try budget?.reserve(size)
         var pointer: UnsafeMutableRawPointer?
         guard posix_memalign(&pointer, 64, size) == 0, let pointer else {
+            budget?.release(size)
             throw ONNXRunError(.resourceLimit, "cannot allocate \(byteCount) bytes for a tensor")
         }
+        self.budget = budget
         bytes = pointer
         if zeroed { bytes.initializeMemory(as: UInt8.self, repeating: 0, count: size) }
         self.byteCount = byteCount
@@ -54,10 +61,12 @@ final class TensorStorage: @unchecked Sendable {
         self.byteCount = byteCount
         strings = []
         self.release = release
+        budget = nil
     }
 
     deinit {
         release?(bytes)
+        budget?.release(max(byteCount, 1))
     }
 }
 
