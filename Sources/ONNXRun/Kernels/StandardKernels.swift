@@ -46,5 +46,6 @@ extension KernelRegistry {
         registerLosses(&r)
         registerEinsum(&r)
         registerGatedActivations(&r)
+        registerFusedTransformer(&r)
     }
 }

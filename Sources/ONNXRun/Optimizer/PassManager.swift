@@ -16,7 +16,11 @@ public enum Optimizer {
         guard level > 0 else { return [] }
         let cleanup: [any OptimizationPass] = [ConstantFolding(), NoOpElimination(), DeadNodeElimination()]
         guard level > 1 else { return cleanup }
-        return cleanup + [BatchNormIntoConv(), ConvActivationFusion(), DeadNodeElimination()]
+        let fusions: [any OptimizationPass] = [
+            LayerNormFusion(), GeluFusion(), AttentionFusion(), TransposeIntoMatMul(), MatMulBiasFusion(),
+            MatMulActivationFusion(), BatchNormIntoConv(), ConvActivationFusion(), DeadNodeElimination(),
+        ]
+        return cleanup + fusions
     }
 
     /// The optimized model. Runs the level's passes until a fixed point (at most a few rounds).
