@@ -74,7 +74,7 @@ enum FusedExpansion {
             if let activation = try FusedActivation(node) {
                 activation.expand(product, into: &e, output: output, opset: opset)
             } else {
-                e.add("Identity", [product], output: output)
+                e.nodes[e.nodes.count - 1].outputs = [output]  // the product is the result
             }
         case "LayerNormalization":
             guard let x = input(0), let scale = input(1) else { throw malformed(node, "needs inputs X and Scale") }
@@ -93,7 +93,7 @@ enum FusedExpansion {
             let variance = mean(e.add("Pow", [centered, e.constant(2)]))
             let deviation = e.add("Sqrt", [e.add("Add", [variance, e.constant(epsilon)])])
             let scaled = e.add("Mul", [e.add("Div", [centered, deviation]), scale])
-            if let bias = input(2) { e.add("Add", [scaled, bias], output: output) } else { e.add("Identity", [scaled], output: output) }
+            if let bias = input(2) { e.add("Add", [scaled, bias], output: output) } else { e.nodes[e.nodes.count - 1].outputs = [output] }
         case "Gelu":
             guard let x = input(0) else { throw malformed(node, "needs input X") }
             (string("approximate") == "tanh" ? FusedActivation.geluTanh : .gelu).expand(x, into: &e, output: output, opset: opset)

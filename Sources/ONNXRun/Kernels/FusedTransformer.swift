@@ -129,6 +129,45 @@ struct FusedMatMulKernel: TensorKernel {
     }
 }
 
+/// LayerNormalization of this project's domain (any model opset) over the last axis. The float32
+/// path computes as the exported decomposition does with this runtime's kernels (means accumulated
+/// in Double and rounded to float, then float Sub, square, Add ε, Sqrt, Div, Mul γ, Add β), so
+/// fusing does not move results; other inputs use the standard LayerNormalization kernel.
+struct FusedLayerNormKernel: TensorKernel {
+    let epsilon: Float
+    let general: LayerNormalizationKernel
+
+    init(_ context: KernelContext) throws {
+        epsilon = try context.float("epsilon", default: 1e-5)
+        guard try context.int("axis", default: -1) == -1 else { throw context.error(.invalidAttribute, "axis must be -1") }
+        general = try LayerNormalizationKernel(context, rms: false)
+    }
+
+    func compute(_ inputs: [Tensor?], _ context: RunContext) throws -> [Tensor] {
+        guard let x = inputs[0], let scale = inputs[1] else { throw ONNXRunError(.invalidInput, "X and Scale are required") }
+        let bias = inputs.count > 2 ? inputs[2] : nil
+        let cols = x.shape.last ?? 0
+        guard x.dataType == .float, x.rank >= 1, cols > 0, scale.dataType == .float, scale.rank == 1, scale.count == cols,
+              bias.map({ $0.dataType == .float && $0.rank == 1 && $0.count == cols }) ?? true
+        else { return Array(try general.compute(inputs, context).prefix(1)) }
+        let out = try Tensor(uninitialized: .float, shape: x.shape)
+        let px = x.pointer(as: Float.self), py = out.pointer(as: Float.self)
+        let gamma = scale.pointer(as: Float.self), beta = bias?.pointer(as: Float.self)
+        for r in 0..<(x.count / cols) {
+            let row = px + r * cols, target = py + r * cols
+            var sum = 0.0
+            for c in 0..<cols { sum += Double(row[c]) }
+            let mean = Float(sum / Double(cols))
+            var squares = 0.0
+            for c in 0..<cols { let d = row[c] - mean; squares += Double(d * d) }
+            let deviation = (Float(squares / Double(cols)) + epsilon).squareRoot()
+            for c in 0..<cols { target[c] = (row[c] - mean) / deviation * gamma[c] }
+            if let beta { for c in 0..<cols { target[c] += beta[c] } }
+        }
+        return [out]
+    }
+}
+
 /// Gelu of this project's domain (available at any model opset): `approximate` none or tanh.
 struct FusedGeluKernel: TensorKernel {
     let activation: FusedActivation
@@ -258,7 +297,7 @@ extension KernelRegistry {
     static func registerFusedTransformer(_ r: inout KernelRegistry) {
         let domain = FusedActivation.domain
         r.register("FusedMatMul", domain: domain, since: 1) { try FusedMatMulKernel($0) }
-        r.register("LayerNormalization", domain: domain, since: 1) { try LayerNormalizationKernel($0, rms: false) }
+        r.register("LayerNormalization", domain: domain, since: 1) { try FusedLayerNormKernel($0) }
         r.register("Gelu", domain: domain, since: 1) { try FusedGeluKernel($0) }
         r.register("ScaledDotProductAttention", domain: domain, since: 1) { try ScaledDotProductAttentionKernel($0) }
     }
