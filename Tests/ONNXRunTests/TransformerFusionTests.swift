@@ -262,3 +262,42 @@ func opTypes(_ model: Model) -> [String] { model.graph.nodes.map(\.opType) }
         }
     }
 }
+
+@Suite struct CleanupPassTests {
+    @Test func castToTheSameTypeAndReshapeChainsAndUnsqueezeSqueezeGo() throws {
+        var g = GraphBuilder()
+        let cast = g.op("Cast", ["x"], ["to": .int(Int(DataType.float.rawValue))])
+        let reshaped = g.op("Reshape", [g.op("Reshape", [cast, g.constant(try Tensor(shape: [2], scalars: [Int64(4), 3]))]),
+                                        g.constant(try Tensor(shape: [2], scalars: [Int64(2), -1]))])
+        let axes = g.constant(try Tensor(shape: [1], scalars: [Int64(0)]))
+        let y = g.op("Squeeze", [g.op("Unsqueeze", [reshaped, axes]), axes])
+        let optimized = try expectSameResults(g.model(inputs: [("x", [3, 4])], outputs: [y]), ["x": sampleTensor([3, 4], seed: 11)], rtol: 0, atol: 0)
+        // The Squeeze's output is the graph output, so an Identity keeps its name.
+        #expect(opTypes(optimized) == ["Reshape", "Identity"])
+        #expect(optimized.graph.nodes[0].inputs[0] == "x")
+    }
+
+    @Test func castToAnotherTypeAndReshapeWithZeroStay() throws {
+        var g = GraphBuilder()
+        let cast = g.op("Cast", ["x"], ["to": .int(Int(DataType.double.rawValue))])
+        let y = g.op("Reshape", [g.op("Reshape", [cast, g.constant(try Tensor(shape: [2], scalars: [Int64(4), 3]))]),
+                                 g.constant(try Tensor(shape: [2], scalars: [Int64(0), -1]))])
+        let optimized = try Optimizer.optimize(g.model(inputs: [("x", [3, 4])], outputs: [y]), level: 1)
+        #expect(opTypes(optimized) == ["Cast", "Reshape", "Reshape"])
+    }
+
+    @Test func identicalNodesAreMergedButRandomOnesAreNot() throws {
+        var g = GraphBuilder()
+        let a = g.op("Sigmoid", ["x"]), b = g.op("Sigmoid", ["x"])
+        let sum = g.op("Add", [g.op("Exp", [a]), g.op("Exp", [b])])
+        let model = g.model(inputs: [("x", [2, 3])], outputs: [sum])
+        #expect(opTypes(try Optimizer.optimize(model, level: 1)).sorted() == ["Add", "Exp", "Sigmoid"])
+        let r1 = g.op("RandomUniformLike", ["x"], ["seed": .float(1)]), r2 = g.op("RandomUniformLike", ["x"], ["seed": .float(1)])
+        let random = try Optimizer.optimize(g.model(inputs: [("x", [2, 3])], outputs: [r1, r2]), level: 1)
+        #expect(opTypes(random) == ["RandomUniformLike", "RandomUniformLike"])
+        let x = sampleTensor([2, 3], seed: 12)
+        let reference = try InferenceSession(model: model, options: .init(threads: 1, optimizationLevel: 0)).run(["x": x])[sum]!
+        let merged = try InferenceSession(model: model, options: .init(threads: 1, optimizationLevel: 1)).run(["x": x])[sum]!
+        expectClose(merged, reference, rtol: 0, atol: 0)
+    }
+}

@@ -14,7 +14,10 @@ public enum Optimizer {
     /// Passes run at `level`, in order.
     static func passes(for level: Int) -> [any OptimizationPass] {
         guard level > 0 else { return [] }
-        let cleanup: [any OptimizationPass] = [ConstantFolding(), NoOpElimination(), DeadNodeElimination()]
+        let cleanup: [any OptimizationPass] = [
+            ConstantFolding(), RedundantShapeOpElimination(), CommonSubexpressionElimination(), NoOpElimination(),
+            DeadNodeElimination(),
+        ]
         guard level > 1 else { return cleanup }
         let fusions: [any OptimizationPass] = [
             LayerNormFusion(), GeluFusion(), AttentionFusion(), TransposeIntoMatMul(), MatMulBiasFusion(),
