@@ -9,6 +9,10 @@ enum FusedActivation: Sendable, Equatable {
     case sigmoid
     case tanh
     case hardSigmoid(alpha: Float, beta: Float)
+    /// GELU, erf form: 0.5 · x · (1 + erf(x / √2)).
+    case gelu
+    /// GELU, tanh form: 0.5 · x · (1 + tanh(√(2/π) · (x + 0.044715 · x³))).
+    case geluTanh
 
     /// The custom domain of this project's fused operators.
     static let domain = "com.onnx-run"
@@ -23,6 +27,8 @@ enum FusedActivation: Sendable, Equatable {
         case "Sigmoid": self = .sigmoid
         case "Tanh": self = .tanh
         case "HardSigmoid": self = .hardSigmoid(alpha: parameter(0, 0.2), beta: parameter(1, 0.5))
+        case "Gelu": self = .gelu
+        case "GeluTanh": self = .geluTanh
         default: return nil
         }
     }
@@ -36,6 +42,8 @@ enum FusedActivation: Sendable, Equatable {
         case .sigmoid: ("Sigmoid", [])
         case .tanh: ("Tanh", [])
         case .hardSigmoid(let a, let b): ("HardSigmoid", [a, b])
+        case .gelu: ("Gelu", [])
+        case .geluTanh: ("GeluTanh", [])
         }
     }
 
@@ -54,6 +62,17 @@ enum FusedActivation: Sendable, Equatable {
             for i in 0..<count { p[i] = Foundation.tanh(p[i]) }
         case .hardSigmoid(let alpha, let beta):
             for i in 0..<count { p[i] = Swift.max(0, Swift.min(1, alpha * p[i] + beta)) }
+        case .gelu:
+            // The same float operations as the exported graph: Div by √2, Erf, Add 1, Mul x, Mul 0.5.
+            let root2 = Float(2).squareRoot()
+            for i in 0..<count { let x = p[i]; p[i] = x * (Foundation.erf(x / root2) + 1) * 0.5 }
+        case .geluTanh:
+            let c = Float((2 / Double.pi).squareRoot())
+            for i in 0..<count {
+                // x³ rounded once, as Pow(x, 3) computes it.
+                let x = p[i], cube = Float(Double(x) * Double(x) * Double(x))
+                p[i] = 0.5 * x * (1 + Foundation.tanh(c * (x + 0.044715 * cube)))
+            }
         }
     }
 }

@@ -48,5 +48,6 @@ extension KernelRegistry {
         registerEinsum(&r)
         registerGatedActivations(&r)
         registerImageDecoder(&r)
+        registerFusedTransformer(&r)
     }
 }

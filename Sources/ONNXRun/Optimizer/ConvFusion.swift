@@ -92,22 +92,22 @@ struct BatchNormIntoConv: OptimizationPass {
     }
 }
 
-/// Replaces Conv → activation (Relu, LeakyRelu, Clip with constant bounds, Sigmoid, Tanh,
-/// HardSigmoid) by one `FusedConv` node of this project's domain.
+/// Replaces Conv → activation (any `FusedActivation.matching`: Relu, LeakyRelu, Clip with constant
+/// bounds, Sigmoid, Tanh, HardSigmoid, Gelu) by one `FusedConv` node of this project's domain.
 struct ConvActivationFusion: OptimizationPass {
     var name: String { "conv-activation-fusion" }
 
     func run(on model: inout Model) throws -> Bool {
         var graph = model.graph
-        let constants = Optimizer.constantNames(of: model)
+        let patterns = PatternIndex(model)
         let uses = ValueUses(graph)
         let producer = graph.producerIndices
         var removed = Set<Int>()
         for (index, act) in graph.nodes.enumerated() {
-            guard act.domain.isEmpty || act.domain == "ai.onnx", act.outputs.count == 1, !act.inputs.isEmpty,
+            guard act.outputs.count == 1, !act.inputs.isEmpty,
                   let convIndex = producer[act.inputs[0]], !removed.contains(convIndex),
                   graph.nodes[convIndex].isStandard("Conv"), uses.hasSingleConsumer(act.inputs[0]),
-                  let activation = try activation(of: act, graph: graph, constants: constants, opset: model.opsetImports[""] ?? 1)
+                  let activation = try FusedActivation.matching(act, index: patterns, opset: model.opsetImports[""] ?? 1)
             else { continue }
             var fused = graph.nodes[convIndex]
             fused.opType = "FusedConv"
@@ -124,29 +124,5 @@ struct ConvActivationFusion: OptimizationPass {
         model.graph = graph
         model.opsetImports[FusedActivation.domain] = 1
         return true
-    }
-
-    private func activation(of node: Node, graph: Graph, constants: Set<String>, opset: Int) throws -> FusedActivation? {
-        func float(_ name: String, _ fallback: Float) -> Float {
-            if case .float(let v)? = node.attributes[name] { return v }
-            return fallback
-        }
-        switch node.opType {
-        case "Relu": return .relu
-        case "Sigmoid": return .sigmoid
-        case "Tanh": return .tanh
-        case "LeakyRelu": return .leakyRelu(alpha: float("alpha", 0.01))
-        case "HardSigmoid": return .hardSigmoid(alpha: float("alpha", 0.2), beta: float("beta", 0.5))
-        case "Clip":
-            if opset < 11 { return .clip(min: float("min", -.infinity), max: float("max", .infinity)) }
-            func bound(_ i: Int, _ fallback: Float) throws -> Float? {
-                guard i < node.inputs.count, !node.inputs[i].isEmpty else { return fallback }
-                guard constants.contains(node.inputs[i]), let t = graph.initializers[node.inputs[i]], t.dataType == .float, t.count == 1 else { return nil }
-                return try Conversion.floats(t)[0]
-            }
-            guard let lo = try bound(1, -.infinity), let hi = try bound(2, .infinity) else { return nil }
-            return .clip(min: lo, max: hi)
-        default: return nil
-        }
     }
 }

@@ -14,9 +14,16 @@ public enum Optimizer {
     /// Passes run at `level`, in order.
     static func passes(for level: Int) -> [any OptimizationPass] {
         guard level > 0 else { return [] }
-        let cleanup: [any OptimizationPass] = [ConstantFolding(), NoOpElimination(), DeadNodeElimination()]
+        let cleanup: [any OptimizationPass] = [
+            ConstantFolding(), RedundantShapeOpElimination(), CommonSubexpressionElimination(), NoOpElimination(),
+            DeadNodeElimination(),
+        ]
         guard level > 1 else { return cleanup }
-        return cleanup + [BatchNormIntoConv(), ConvActivationFusion(), DeadNodeElimination()]
+        let fusions: [any OptimizationPass] = [
+            LayerNormFusion(), GeluFusion(), AttentionFusion(), TransposeIntoMatMul(), MatMulBiasFusion(),
+            MatMulActivationFusion(), BatchNormIntoConv(), ConvActivationFusion(), DeadNodeElimination(),
+        ]
+        return cleanup + fusions
     }
 
     /// The optimized model. Runs the level's passes until a fixed point (at most a few rounds).

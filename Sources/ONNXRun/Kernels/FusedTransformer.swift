@@ -1,0 +1,304 @@
+import Foundation
+
+/// Fused operators of this project's domain that the optimizer makes from transformer patterns:
+/// `FusedMatMul`, `LayerNormalization`, `Gelu` and `ScaledDotProductAttention` (see
+/// `FusedExpansion` for what each computes in standard operators).
+///
+/// Each kernel has a fast float32 path; any other input (another element type, an unusual rank or
+/// broadcast) runs the node's standard expansion, so a fused node accepts exactly what the
+/// replaced nodes accepted and computes the same.
+
+/// A fused node's standard expansion compiled as a small plan, run for inputs the fast path skips.
+struct ExpansionFallback: Sendable {
+    /// Opset the expansion is written in (high enough for standard LayerNormalization and Gelu).
+    static let opset = 21
+
+    private let plan: ExecutionPlan
+    /// For each plan input, the node input position it reads.
+    private let positions: [Int]
+
+    init(_ node: Node) throws {
+        let expansion = try FusedExpansion.expand(node, opset: Self.opset)
+        var names: [String] = [], positions: [Int] = []
+        for (i, name) in node.inputs.enumerated() where !name.isEmpty && !names.contains(name) {
+            names.append(name)
+            positions.append(i)
+        }
+        let graph = Graph(
+            name: "\(node.name)/expansion", nodes: expansion.nodes, inputs: names.map { ValueInfo(name: $0, type: nil) },
+            outputs: [ValueInfo(name: node.outputs[0], type: nil)], initializers: expansion.initializers)
+        plan = try ExecutionPlan(graph: graph, opsets: ["": Self.opset], registry: .standard)
+        self.positions = positions
+    }
+
+    /// Runs the expansion on the fused node's inputs.
+    func run(_ inputs: [Tensor?], _ context: RunContext) throws -> [Tensor] {
+        var outer = context
+        outer.scope = nil
+        let values = try plan.run(inputs: positions.map { $0 < inputs.count ? inputs[$0].map(Value.tensor) : nil }, context: outer)
+        return try values.map {
+            guard let t = $0.tensor else { throw ONNXRunError(.unsupportedType, "expansion produced a non-tensor") }
+            return t
+        }
+    }
+}
+
+/// Element offsets of each matrix in a batched product whose batch dimensions broadcast, per operand.
+private func batchOffsets(_ shapes: [[Int]], matrixSizes: [Int]) throws -> (batch: [Int], offsets: [[Int]]) {
+    let batches = shapes.map { Array($0.dropLast(2)) }
+    let batch = try batches.dropFirst().reduce(batches[0]) { try Broadcast.shape($0, $1) }
+    let count = batch.reduce(1, *)
+    var offsets = [[Int]](repeating: [], count: shapes.count)
+    let strides = batches.map { Broadcast.strides(of: $0, in: batch) }
+    var index = [Int](repeating: 0, count: batch.count)
+    for _ in 0..<count {
+        for o in shapes.indices {
+            var offset = 0
+            for axis in batch.indices { offset += index[axis] * strides[o][axis] }
+            offsets[o].append(offset * matrixSizes[o])
+        }
+        var axis = batch.count - 1
+        while axis >= 0 {
+            index[axis] += 1
+            if index[axis] < batch[axis] { break }
+            index[axis] = 0
+            axis -= 1
+        }
+    }
+    return (batch, offsets)
+}
+
+/// FusedMatMul: Y = activation(op(A) · op(B) + bias), numpy MatMul semantics, where op swaps the
+/// last two axes when `perm_a` / `perm_b` is given (a Transpose folded into the product) and bias is
+/// a 1-D tensor added along the last axis.
+struct FusedMatMulKernel: TensorKernel {
+    let transA: Bool, transB: Bool
+    let activation: FusedActivation?
+    let fallback: ExpansionFallback
+
+    init(_ context: KernelContext) throws {
+        try context.expectInputs(2, 3)
+        transA = try context.ints("perm_a") != nil
+        transB = try context.ints("perm_b") != nil
+        activation = try FusedActivation(context.node)
+        fallback = try ExpansionFallback(context.node)
+    }
+
+    func compute(_ inputs: [Tensor?], _ context: RunContext) throws -> [Tensor] {
+        guard let a = inputs[0], let b = inputs[1] else { throw ONNXRunError(.invalidInput, "A and B are required") }
+        let bias = inputs.count > 2 ? inputs[2] : nil
+        guard a.dataType == .float, b.dataType == .float, a.rank >= 2, b.rank >= 2,
+              bias.map({ $0.dataType == .float && $0.rank == 1 }) ?? true
+        else { return try fallback.run(inputs, context) }
+        let (m, k) = transA ? (a.shape[a.rank - 1], a.shape[a.rank - 2]) : (a.shape[a.rank - 2], a.shape[a.rank - 1])
+        let (kb, n) = transB ? (b.shape[b.rank - 1], b.shape[b.rank - 2]) : (b.shape[b.rank - 2], b.shape[b.rank - 1])
+        guard k == kb, bias.map({ $0.count == n || $0.count == 1 }) ?? true,
+              let (batch, offsets) = try? batchOffsets([a.shape, b.shape], matrixSizes: [m * k, k * n])
+        else { return try fallback.run(inputs, context) }
+
+        let out = try Tensor(uninitialized: .float, shape: batch + [m, n])
+        if out.count == 0 { return [out] }
+        let pa = a.pointer(as: Float.self), pb = b.pointer(as: Float.self), po = out.pointer(as: Float.self)
+        let batchCount = offsets[0].count
+        // A stack of matrices times one shared B is a single tall product.
+        if !transA && b.rank == 2 {
+            BLAS.sgemm(transB: transB, m: m * batchCount, n: n, k: k, alpha: 1, a: pa, lda: k, b: pb, ldb: transB ? k : n, beta: 0, c: po, ldc: n)
+        } else {
+            for i in 0..<batchCount {
+                BLAS.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 1, a: pa + offsets[0][i], lda: transA ? m : k,
+                           b: pb + offsets[1][i], ldb: transB ? k : n, beta: 0, c: po + i * m * n, ldc: n)
+            }
+        }
+        // Epilogue, one row at a time while it is in cache: bias, then activation.
+        let rows = out.count / n
+        let pbias = bias?.pointer(as: Float.self)
+        let broadcastBias = bias?.count == 1
+        for r in 0..<rows {
+            let row = po + r * n
+            if let pbias {
+                if broadcastBias {
+                    let v = pbias[0]
+                    for j in 0..<n { row[j] += v }
+                } else {
+                    for j in 0..<n { row[j] += pbias[j] }
+                }
+            }
+            activation?.apply(row, count: n)
+        }
+        return [out]
+    }
+}
+
+/// LayerNormalization of this project's domain (any model opset) over the last axis. The float32
+/// path computes as the exported decomposition does with this runtime's kernels (means accumulated
+/// in Double and rounded to float, then float Sub, square, Add ε, Sqrt, Div, Mul γ, Add β), so
+/// fusing does not move results; other inputs use the standard LayerNormalization kernel.
+struct FusedLayerNormKernel: TensorKernel {
+    let epsilon: Float
+    let general: LayerNormalizationKernel
+
+    init(_ context: KernelContext) throws {
+        epsilon = try context.float("epsilon", default: 1e-5)
+        guard try context.int("axis", default: -1) == -1 else { throw context.error(.invalidAttribute, "axis must be -1") }
+        general = try LayerNormalizationKernel(context, rms: false)
+    }
+
+    func compute(_ inputs: [Tensor?], _ context: RunContext) throws -> [Tensor] {
+        guard let x = inputs[0], let scale = inputs[1] else { throw ONNXRunError(.invalidInput, "X and Scale are required") }
+        let bias = inputs.count > 2 ? inputs[2] : nil
+        let cols = x.shape.last ?? 0
+        guard x.dataType == .float, x.rank >= 1, cols > 0, scale.dataType == .float, scale.rank == 1, scale.count == cols,
+              bias.map({ $0.dataType == .float && $0.rank == 1 && $0.count == cols }) ?? true
+        else { return Array(try general.compute(inputs, context).prefix(1)) }
+        let out = try Tensor(uninitialized: .float, shape: x.shape)
+        let px = x.pointer(as: Float.self), py = out.pointer(as: Float.self)
+        let gamma = scale.pointer(as: Float.self), beta = bias?.pointer(as: Float.self)
+        for r in 0..<(x.count / cols) {
+            let row = px + r * cols, target = py + r * cols
+            var sum = 0.0
+            for c in 0..<cols { sum += Double(row[c]) }
+            let mean = Float(sum / Double(cols))
+            var squares = 0.0
+            for c in 0..<cols { let d = row[c] - mean; squares += Double(d * d) }
+            let deviation = (Float(squares / Double(cols)) + epsilon).squareRoot()
+            for c in 0..<cols { target[c] = (row[c] - mean) / deviation * gamma[c] }
+            if let beta { for c in 0..<cols { target[c] += beta[c] } }
+        }
+        return [out]
+    }
+}
+
+/// Gelu of this project's domain (available at any model opset): `approximate` none or tanh.
+struct FusedGeluKernel: TensorKernel {
+    let activation: FusedActivation
+    let fallback: ExpansionFallback
+
+    init(_ context: KernelContext) throws {
+        try context.expectInputs(1)
+        let approximate = try context.string("approximate", default: "none")
+        guard approximate == "none" || approximate == "tanh" else { throw context.error(.invalidAttribute, "approximate must be none or tanh") }
+        activation = approximate == "tanh" ? .geluTanh : .gelu
+        fallback = try ExpansionFallback(context.node)
+    }
+
+    func compute(_ inputs: [Tensor?], _ context: RunContext) throws -> [Tensor] {
+        guard let x = inputs[0] else { throw ONNXRunError(.invalidInput, "X is required") }
+        guard x.dataType == .float else { return try fallback.run(inputs, context) }
+        let out = try Tensor(uninitialized: .float, shape: x.shape)
+        out.pointer(as: Float.self).update(from: x.pointer(as: Float.self), count: x.count)
+        activation.apply(out.pointer(as: Float.self), count: out.count)
+        return [out]
+    }
+}
+
+/// ScaledDotProductAttention: Softmax(mask(scale(Q · Kᵀ))) · V over the last two axes, batched over
+/// the leading ones. K is given as [..., D, Sk], or as [..., Sk, D] when `perm_k` (the absorbed
+/// Transpose) is set. `scale` divides (`scale_operation` Div) or multiplies the scores; the optional
+/// mask input is added (`mask_operation` Add) or selects between scores and `fill` (Where).
+struct ScaledDotProductAttentionKernel: TensorKernel {
+    let transposeKey: Bool
+    let scale: Float?
+    let divide: Bool
+    let whereMask: Bool
+    let fill: Float
+    let fallback: ExpansionFallback
+
+    init(_ context: KernelContext) throws {
+        try context.expectInputs(3, 4)
+        transposeKey = try context.ints("perm_k") != nil
+        scale = try context.float("scale")
+        divide = try context.string("scale_operation", default: "Div") == "Div"
+        whereMask = try context.string("mask_operation", default: "Add") == "Where"
+        fill = try context.float("fill", default: 0)
+        fallback = try ExpansionFallback(context.node)
+    }
+
+    func compute(_ inputs: [Tensor?], _ context: RunContext) throws -> [Tensor] {
+        guard let q = inputs[0], let k = inputs[1], let v = inputs[2] else { throw ONNXRunError(.invalidInput, "Q, K and V are required") }
+        let mask = inputs.count > 3 ? inputs[3] : nil
+        let r = q.rank
+        guard q.dataType == .float, k.dataType == .float, v.dataType == .float, r >= 2, k.rank == r, v.rank == r
+        else { return try fallback.run(inputs, context) }
+        let sq = q.shape[r - 2], d = q.shape[r - 1]
+        let (dk, sk) = transposeKey ? (k.shape[r - 1], k.shape[r - 2]) : (k.shape[r - 2], k.shape[r - 1])
+        let dv = v.shape[r - 1]
+        guard d == dk, v.shape[r - 2] == sk,
+              let (batch, offsets) = try? batchOffsets([q.shape, k.shape, v.shape], matrixSizes: [sq * d, sk * d, sk * dv])
+        else { return try fallback.run(inputs, context) }
+        let scoreShape = batch + [sq, sk]
+        var maskStrides: [Int] = []
+        if let mask {
+            guard mask.dataType == (whereMask ? .bool : .float), mask.rank <= scoreShape.count,
+                  (try? Broadcast.shape(mask.shape, scoreShape)) == scoreShape
+            else { return try fallback.run(inputs, context) }
+            maskStrides = Broadcast.strides(of: mask.shape, in: scoreShape)
+        }
+        let out = try Tensor(uninitialized: .float, shape: batch + [sq, dv])
+        if out.count == 0 { return [out] }
+        let batchCount = offsets[0].count
+        let pq = q.pointer(as: Float.self), pk = k.pointer(as: Float.self), pv = v.pointer(as: Float.self)
+        let po = out.pointer(as: Float.self)
+        let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(sq * sk, 1))
+        defer { scores.deallocate() }
+        var index = [Int](repeating: 0, count: batch.count)
+        for i in 0..<batchCount {
+            BLAS.sgemm(transB: transposeKey, m: sq, n: sk, k: d, alpha: 1, a: pq + offsets[0][i], lda: d,
+                       b: pk + offsets[1][i], ldb: transposeKey ? d : sk, beta: 0, c: scores, ldc: sk)
+            var maskBase = 0
+            for axis in batch.indices where !maskStrides.isEmpty { maskBase += index[axis] * maskStrides[axis] }
+            for row in 0..<sq {
+                let s = scores + row * sk
+                if let scale {
+                    if divide { for j in 0..<sk { s[j] /= scale } } else { for j in 0..<sk { s[j] *= scale } }
+                }
+                if let mask {
+                    let start = maskBase + row * maskStrides[r - 2], step = maskStrides[r - 1]
+                    if whereMask {
+                        let pm = mask.pointer(as: Bool.self) + start
+                        for j in 0..<sk where !pm[j * step] { s[j] = fill }
+                    } else {
+                        let pm = mask.pointer(as: Float.self) + start
+                        for j in 0..<sk { s[j] += pm[j * step] }
+                    }
+                }
+                softmax(s, count: sk)
+            }
+            BLAS.sgemm(m: sq, n: dv, k: sk, alpha: 1, a: scores, lda: sk, b: pv + offsets[2][i], ldb: dv, beta: 0,
+                       c: po + i * sq * dv, ldc: dv)
+            var axis = batch.count - 1
+            while axis >= 0 {
+                index[axis] += 1
+                if index[axis] < batch[axis] { break }
+                index[axis] = 0
+                axis -= 1
+            }
+        }
+        return [out]
+    }
+
+    /// Softmax of one row in place, computed as the Softmax kernel does (max, exp, sum, scale).
+    @inline(__always)
+    private func softmax(_ s: UnsafeMutablePointer<Float>, count: Int) {
+        guard count > 0 else { return }
+        var maximum = s[0]
+        for j in 1..<count where s[j] > maximum { maximum = s[j] }
+        var sum: Float = 0
+        for j in 0..<count {
+            let e = Foundation.exp(s[j] - maximum)
+            s[j] = e
+            sum += e
+        }
+        let factor = 1 / sum
+        for j in 0..<count { s[j] *= factor }
+    }
+}
+
+extension KernelRegistry {
+    static func registerFusedTransformer(_ r: inout KernelRegistry) {
+        let domain = FusedActivation.domain
+        r.register("FusedMatMul", domain: domain, since: 1) { try FusedMatMulKernel($0) }
+        r.register("LayerNormalization", domain: domain, since: 1) { try FusedLayerNormKernel($0) }
+        r.register("Gelu", domain: domain, since: 1) { try FusedGeluKernel($0) }
+        r.register("ScaledDotProductAttention", domain: domain, since: 1) { try ScaledDotProductAttentionKernel($0) }
+    }
+}

@@ -1,0 +1,140 @@
+/// Fusions around matrix products: Transposes folded into MatMul and Gemm operands, a constant
+/// bias Add folded into the product (`FusedMatMul`), and an activation applied in its epilogue.
+
+/// Folds a Transpose that swaps the last two axes of a MatMul operand into the product
+/// (`FusedMatMul` with `perm_a` / `perm_b`), and a 2-D Transpose of a Gemm operand into transA / transB.
+struct TransposeIntoMatMul: OptimizationPass {
+    var name: String { "transpose-into-matmul" }
+
+    func run(on model: inout Model) throws -> Bool {
+        let index = PatternIndex(model)
+        var rewrites: [Rewrite] = []
+        for (i, node) in model.graph.nodes.enumerated() {
+            let isMatMul = node.isStandard("MatMul") || (node.domain == FusedActivation.domain && node.opType == "FusedMatMul")
+            guard isMatMul || node.isStandard("Gemm"), node.inputs.count >= 2 else { continue }
+            var fused = node
+            var removed: Set<Int> = [i]
+            for (operand, permName, transName) in [(0, "perm_a", "transA"), (1, "perm_b", "transB")] {
+                let value = node.inputs[operand]
+                guard let (t, transpose) = index.producer(of: value, "Transpose"), let perm = transpose.swapsLastTwoAxes,
+                      index.isReadOnly(value, by: i), node.inputs[1 - operand] != value
+                else { continue }
+                if isMatMul {
+                    guard fused.attributes[permName] == nil else { continue }
+                    fused.attributes[permName] = .ints(perm)
+                } else {
+                    guard perm.count == 2 else { continue }
+                    let current: Int = if case .int(let v)? = node.attributes[transName] { v } else { 0 }
+                    fused.attributes[transName] = .int(current == 0 ? 1 : 0)
+                }
+                fused.inputs[operand] = transpose.inputs[0]
+                removed.insert(t)
+            }
+            guard removed.count > 1 else { continue }
+            if node.isStandard("MatMul") {
+                fused.opType = "FusedMatMul"
+                fused.domain = FusedActivation.domain
+            }
+            rewrites.append(Rewrite(removed: removed, replacement: fused))
+        }
+        return model.apply(rewrites)
+    }
+}
+
+/// A FusedMatMul without bias or activation yet (one MatMul, maybe with folded Transposes).
+private func isPlainFusedMatMul(_ node: Node) -> Bool {
+    node.domain == FusedActivation.domain && node.opType == "FusedMatMul" && node.inputs.count == 2 && node.attributes["activation"] == nil
+}
+
+/// Folds `Add(MatMul(A, B), bias)` (either operand order) with a constant 1-D float bias into
+/// `FusedMatMul(A, B, bias)`.
+struct MatMulBiasFusion: OptimizationPass {
+    var name: String { "matmul-bias-fusion" }
+
+    func run(on model: inout Model) throws -> Bool {
+        let index = PatternIndex(model)
+        var rewrites: [Rewrite] = []
+        for (i, add) in model.graph.nodes.enumerated() where add.isStandard("Add") && add.inputs.count == 2 {
+            for side in [0, 1] {
+                let product = add.inputs[side], bias = add.inputs[1 - side]
+                guard let p = index.producer[product], index.isVector(bias), index.isReadOnly(product, by: i) else { continue }
+                let node = index.graph.nodes[p]
+                guard node.isStandard("MatMul") || isPlainFusedMatMul(node), node.inputs.count == 2 else { continue }
+                var fused = node
+                fused.opType = "FusedMatMul"
+                fused.domain = FusedActivation.domain
+                fused.inputs.append(bias)
+                fused.outputs = add.outputs
+                rewrites.append(Rewrite(removed: [p, i], replacement: fused))
+                break
+            }
+        }
+        return model.apply(rewrites)
+    }
+}
+
+/// Applies an activation that reads a MatMul or FusedMatMul output in the product's epilogue.
+struct MatMulActivationFusion: OptimizationPass {
+    var name: String { "matmul-activation-fusion" }
+
+    func run(on model: inout Model) throws -> Bool {
+        let index = PatternIndex(model)
+        let opset = model.opsetImports[""] ?? 1
+        var rewrites: [Rewrite] = []
+        for (i, act) in model.graph.nodes.enumerated() where act.outputs.count == 1 && !act.inputs.isEmpty {
+            guard let p = index.producer[act.inputs[0]], index.isReadOnly(act.inputs[0], by: i) else { continue }
+            let product = index.graph.nodes[p]
+            let isFused = product.domain == FusedActivation.domain && product.opType == "FusedMatMul" && product.attributes["activation"] == nil
+            guard isFused || product.isStandard("MatMul"),
+                  let activation = try FusedActivation.matching(act, index: index, opset: opset)
+            else { continue }
+            var fused = product
+            fused.opType = "FusedMatMul"
+            fused.domain = FusedActivation.domain
+            fused.outputs = act.outputs
+            let (name, parameters) = activation.attributes
+            fused.attributes["activation"] = .string(name)
+            if !parameters.isEmpty { fused.attributes["activation_params"] = .floats(parameters) }
+            rewrites.append(Rewrite(removed: [p, i], replacement: fused))
+        }
+        return model.apply(rewrites)
+    }
+}
+
+extension FusedActivation {
+    /// The activation `node` computes on its first input, when it is one a fused kernel can apply:
+    /// Relu, LeakyRelu, Clip with constant bounds, Sigmoid, Tanh, HardSigmoid, and Gelu (standard
+    /// from opset 20, or this project's).
+    static func matching(_ node: Node, index: PatternIndex, opset: Int) throws -> FusedActivation? {
+        func float(_ name: String, _ fallback: Float) -> Float {
+            if case .float(let v)? = node.attributes[name] { return v }
+            return fallback
+        }
+        if node.domain == FusedActivation.domain, node.opType == "Gelu" {
+            guard case .string(let approximate)? = node.attributes["approximate"] else { return .gelu }
+            return approximate == "tanh" ? .geluTanh : approximate == "none" ? .gelu : nil
+        }
+        guard node.domain.isEmpty || node.domain == "ai.onnx" else { return nil }
+        switch node.opType {
+        case "Relu": return .relu
+        case "Sigmoid": return .sigmoid
+        case "Tanh": return .tanh
+        case "LeakyRelu": return .leakyRelu(alpha: float("alpha", 0.01))
+        case "HardSigmoid": return .hardSigmoid(alpha: float("alpha", 0.2), beta: float("beta", 0.5))
+        case "Gelu" where opset >= 20:
+            guard case .string(let approximate)? = node.attributes["approximate"] else { return .gelu }
+            return approximate == "tanh" ? .geluTanh : approximate == "none" ? .gelu : nil
+        case "Clip":
+            if opset < 11 { return .clip(min: float("min", -.infinity), max: float("max", .infinity)) }
+            func bound(_ i: Int, _ fallback: Float) throws -> Float? {
+                guard i < node.inputs.count, !node.inputs[i].isEmpty else { return fallback }
+                let name = node.inputs[i]
+                guard index.constants.contains(name), let t = index.graph.initializers[name], t.dataType == .float, t.count == 1 else { return nil }
+                return try Conversion.floats(t)[0]
+            }
+            guard let lo = try bound(1, -.infinity), let hi = try bound(2, .infinity) else { return nil }
+            return .clip(min: lo, max: hi)
+        default: return nil
+        }
+    }
+}
