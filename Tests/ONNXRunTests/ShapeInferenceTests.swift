@@ -103,3 +103,41 @@ import Testing
         #expect(kept > 650 && kept < 850, "kept \(kept) of 1000 at ratio 0.25")
     }
 }
+
+@Suite struct ShapeFoldingTests {
+    /// Reshape(x, Concat(Unsqueeze(Gather(Shape(x), 0)), [-1])) with x: [batch, 4, 6].
+    func exporterReshape(fixedBatch: Bool) throws -> Model {
+        let nodes = [
+            Node(name: "shape", opType: "Shape", inputs: ["x"], outputs: ["s"]),
+            Node(name: "gather0", opType: "Gather", inputs: ["s", "i0"], outputs: ["b"], attributes: ["axis": .int(0)]),
+            Node(name: "gather1", opType: "Gather", inputs: ["s", "i1"], outputs: ["c"], attributes: ["axis": .int(0)]),
+            Node(name: "unsqueeze0", opType: "Unsqueeze", inputs: ["b", "axes"], outputs: ["b1"]),
+            Node(name: "unsqueeze1", opType: "Unsqueeze", inputs: ["c", "axes"], outputs: ["c1"]),
+            Node(name: "concat", opType: "Concat", inputs: ["b1", "c1", "minus1"], outputs: ["target"], attributes: ["axis": .int(0)]),
+            Node(name: "reshape", opType: "Reshape", inputs: ["x", "target"], outputs: ["y"]),
+        ]
+        let initializers: [String: Tensor] = [
+            "i0": try Tensor(shape: [], scalars: [Int64(0)]), "i1": try Tensor(shape: [], scalars: [Int64(1)]),
+            "axes": try Tensor(shape: [1], scalars: [Int64(0)]), "minus1": try Tensor(shape: [1], scalars: [Int64(-1)]),
+        ]
+        let x = ValueInfo(name: "x", type: .tensor(elementType: .float, shape: [fixedBatch ? .known(2) : .symbolic("batch"), .known(4), .known(6)]))
+        let graph = Graph(name: "g", nodes: nodes, inputs: [x], outputs: [ValueInfo(name: "y", type: nil)], initializers: initializers)
+        return Model(irVersion: 8, opsetImports: ["": 14], graph: graph)
+    }
+
+    @Test func fixedDimsFoldTheWholeChainAndSymbolicOnesStay() throws {
+        let fixed = try Optimizer.optimize(exporterReshape(fixedBatch: true), level: 1)
+        #expect(fixed.graph.nodes.map(\.opType) == ["Reshape"])
+        let symbolic = try Optimizer.optimize(exporterReshape(fixedBatch: false), level: 1)
+        // Only the batch dimension is computed at run time; the fixed 4 is folded.
+        #expect(!symbolic.graph.nodes.contains { $0.name == "gather1" })
+        #expect(symbolic.graph.nodes.contains { $0.opType == "Shape" })
+        let x = try Tensor(shape: [2, 4, 6], scalars: (0..<48).map { Float($0) })
+        for model in [try exporterReshape(fixedBatch: true), try exporterReshape(fixedBatch: false)] {
+            let expected = try InferenceSession(model: model, options: .init(threads: 1, optimizationLevel: 0)).run(["x": x])["y"]!
+            let actual = try InferenceSession(model: model, options: .init(threads: 1, optimizationLevel: 1)).run(["x": x])["y"]!
+            #expect(actual.shape == [2, 4, 6] && expected.shape == [2, 4, 6])
+            #expect(try actual.scalars(as: Float.self) == expected.scalars(as: Float.self))
+        }
+    }
+}

@@ -22,6 +22,9 @@ public struct ShapeInference {
         public var types: [String: ValueType]
         /// Contradictions, in graph order.
         public var issues: [Issue]
+        /// Fully known values of small integer tensors computed from shapes (`Shape`, and `Gather`,
+        /// `Slice`, `Concat`, `Unsqueeze`, arithmetic on them), by value name.
+        public var knownValues: [String: [Int]] = [:]
 
         /// The inferred shape of a tensor value, if known.
         public func shape(of name: String) -> [Dimension]? {
@@ -38,9 +41,13 @@ public struct ShapeInference {
 
     /// Infers `model`'s main graph (functions are expanded first). `inputShapes` overrides the declared
     /// shapes of graph inputs (for example to bind `batch` to 1 when estimating FLOPs).
-    public static func infer(_ model: Model, inputShapes: [String: [Int]] = [:]) -> Result {
+    ///
+    /// With `useValueInfo` false, declared types of intermediate values (`value_info`, which the
+    /// runtime never checks) are ignored, so everything derived is implied by the graph inputs alone.
+    public static func infer(_ model: Model, inputShapes: [String: [Int]] = [:], useValueInfo: Bool = true) -> Result {
         let expanded = (try? FunctionExpansion.expand(model)) ?? model
         var state = ShapeInference(opsets: expanded.opsetImports)
+        state.useValueInfo = useValueInfo
         for (name, shape) in inputShapes {
             let declared = expanded.graph.inputs.first { $0.name == name }
             if case .tensor(let t, _)? = declared?.type {
@@ -48,7 +55,12 @@ public struct ShapeInference {
             }
         }
         state.run(expanded.graph)
-        return Result(types: state.types, issues: state.issues)
+        var known: [String: [Int]] = [:]
+        for (name, dims) in state.values {
+            let ints = dims.compactMap(\.value)
+            if ints.count == dims.count { known[name] = ints }
+        }
+        return Result(types: state.types, issues: state.issues, knownValues: known)
     }
 
     // MARK: - State
@@ -59,6 +71,7 @@ public struct ShapeInference {
     var values: [String: [Dimension]] = [:]
     var issues: [Issue] = []
     var overrides: [String: ValueType] = [:]
+    var useValueInfo = true
 
     init(opsets: [String: Int]) { self.opsets = opsets }
 
@@ -70,7 +83,7 @@ public struct ShapeInference {
             types[name] = .tensor(elementType: tensor.dataType, shape: tensor.shape.map { .known($0) })
             recordValue(name, tensor)
         }
-        let declared = Dictionary(graph.valueInfo.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let declared = useValueInfo ? Dictionary(graph.valueInfo.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a }) : [:]
         for node in graph.nodes {
             let inferred = infer(node)
             for (index, output) in node.outputs.enumerated() where !output.isEmpty {

@@ -166,7 +166,7 @@ extension ShapeInference {
             case "Add": return .known(p + q)
             case "Sub": return .known(p - q)
             case "Mul": return .known(p &* q)
-            case "Div": return q == 0 ? .unknown : .known(Int((Double(p) / Double(q)).rounded(.down)))
+            case "Div": return q <= 0 || p < 0 ? .unknown : .known(p / q)
             case "Max": return .known(max(p, q))
             default: return .known(min(p, q))
             }

@@ -15,7 +15,7 @@ public enum Optimizer {
     static func passes(for level: Int) -> [any OptimizationPass] {
         guard level > 0 else { return [] }
         let cleanup: [any OptimizationPass] = [
-            ConstantFolding(), RedundantShapeOpElimination(), CommonSubexpressionElimination(), NoOpElimination(),
+            ConstantFolding(), ShapeFolding(), RedundantShapeOpElimination(), CommonSubexpressionElimination(), NoOpElimination(),
             DeadNodeElimination(),
         ]
         guard level > 1 else { return cleanup }
