@@ -80,7 +80,13 @@ extension ShapeInference {
             var type: DataType? = .float
             if case .tensor(let t)? = node.attributes["value"] { type = t.dataType }
             return out(values[first], type)
-        case "Range": return out([.unknown])
+        case "Range":
+            // Length max(ceil((limit − start) / delta), 0) when all three scalars are known.
+            guard node.inputs.count == 3, let start = knownInts(node.inputs[0])?.first, let limit = knownInts(node.inputs[1])?.first,
+                  let delta = knownInts(node.inputs[2])?.first, delta != 0 else { return out([.unknown]) }
+            let length = max(0, Int((Double(limit - start) / Double(delta)).rounded(.up)))
+            if length <= 64 { values[node.outputs[0]] = stride(from: start, to: limit, by: delta).map { .known($0) } }
+            return out([.known(length)])
         case "ArgMax", "ArgMin", "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
              "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare":
             return out(reduce(node, shape0), op.hasPrefix("Arg") ? .int64 : nil)
