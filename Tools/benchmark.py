@@ -11,8 +11,11 @@ machine is shared and noisy.
     .venv/bin/python Tools/benchmark.py [--models zoo] [--threads 1 2] [--rounds 3] [--runs 10]
         [--markdown docs/benchmarks.md]
 
-Models: the nine zoo architectures with real weights (Generated/zoo, made by
-Tools/make_zoo_weighted_suite.py). Inputs are the test-data inputs of each case.
+Models (the set of issue 6): the nine zoo architectures with real weights (Generated/zoo, made by
+Tools/make_zoo_weighted_suite.py), and from Generated/models (Tools/make_transformer_suite.py,
+`--large` for the base sizes) a BERT-base encoder at sequence 128, a GPT-2-small-sized (124M)
+decoder, MobileNetV2 and a YOLO-style detector at 640×640. Inputs are the test-data inputs of each
+case. `--suite DIR` benchmarks every case of one folder instead.
 """
 import argparse
 import json
@@ -25,6 +28,7 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 ONNX_RUN = ROOT / ".build" / "release" / "onnx-run"
+DEFAULT_MODELS = ["bert_base", "gpt2_base", "mobilenet_v2", "yolo_640"]
 
 ORT_SCRIPT = r"""
 import json, resource, sys, time
@@ -74,7 +78,7 @@ def geometric_mean(values):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--suite", default=str(ROOT / "Generated" / "zoo"), help="folder of test cases to benchmark")
+    parser.add_argument("--suite", help="benchmark every test case in this folder instead of the default model set")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per model and thread count")
     parser.add_argument("--runs", type=int, default=10, help="timed runs per round")
@@ -83,7 +87,19 @@ def main():
     args = parser.parse_args()
     if not ONNX_RUN.exists():
         sys.exit("build first: swift build -c release --product onnx-run")
-    cases = sorted(p for p in pathlib.Path(args.suite).iterdir() if (p / "model.onnx").exists())
+    if args.suite:
+        cases = sorted(p for p in pathlib.Path(args.suite).iterdir() if (p / "model.onnx").exists())
+    else:
+        zoo = ROOT / "Generated" / "zoo"
+        cases = sorted(p for p in zoo.iterdir() if (p / "model.onnx").exists()) if zoo.exists() else []
+        for name in DEFAULT_MODELS:
+            case = ROOT / "Generated" / "models" / name
+            if (case / "model.onnx").exists():
+                cases.append(case)
+            else:
+                print(f"note: {case} is missing; generate it with Tools/make_transformer_suite.py Generated/models --large", file=sys.stderr)
+        if not cases:
+            sys.exit("no models: run Tools/make_zoo_weighted_suite.py Generated/zoo and Tools/make_transformer_suite.py Generated/models --large")
 
     rows = []
     for threads in args.threads:
