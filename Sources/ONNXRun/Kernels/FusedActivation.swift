@@ -13,6 +13,10 @@ enum FusedActivation: Sendable, Equatable {
     case gelu
     /// GELU, tanh form: 0.5 · x · (1 + tanh(√(2/π) · (x + 0.044715 · x³))).
     case geluTanh
+    /// HardSwish: x · max(0, min(1, x/6 + 1/2)).
+    case hardSwish
+    /// SiLU (Swish): x · sigmoid(x).
+    case silu
 
     /// The custom domain of this project's fused operators.
     static let domain = "com.onnx-run"
@@ -29,6 +33,8 @@ enum FusedActivation: Sendable, Equatable {
         case "HardSigmoid": self = .hardSigmoid(alpha: parameter(0, 0.2), beta: parameter(1, 0.5))
         case "Gelu": self = .gelu
         case "GeluTanh": self = .geluTanh
+        case "HardSwish": self = .hardSwish
+        case "SiLU": self = .silu
         default: return nil
         }
     }
@@ -44,6 +50,8 @@ enum FusedActivation: Sendable, Equatable {
         case .hardSigmoid(let a, let b): ("HardSigmoid", [a, b])
         case .gelu: ("Gelu", [])
         case .geluTanh: ("GeluTanh", [])
+        case .hardSwish: ("HardSwish", [])
+        case .silu: ("SiLU", [])
         }
     }
 
@@ -73,6 +81,11 @@ enum FusedActivation: Sendable, Equatable {
                 let x = p[i], cube = Float(Double(x) * Double(x) * Double(x))
                 p[i] = 0.5 * x * (1 + Foundation.tanh(c * (x + 0.044715 * cube)))
             }
+        case .hardSwish:
+            for i in 0..<count { let x = p[i]; p[i] = x * Swift.max(0, Swift.min(1, x * (1 / 6) + 0.5)) }
+        case .silu:
+            // As the exported graph computes it: Sigmoid rounded to float, then the product.
+            for i in 0..<count { let x = p[i]; p[i] = x * (1 / (1 + Foundation.exp(-x))) }
         }
     }
 }

@@ -97,6 +97,9 @@ enum FusedExpansion {
         case "Gelu":
             guard let x = input(0) else { throw malformed(node, "needs input X") }
             (string("approximate") == "tanh" ? FusedActivation.geluTanh : .gelu).expand(x, into: &e, output: output, opset: opset)
+        case "SiLU":
+            guard let x = input(0) else { throw malformed(node, "needs input X") }
+            FusedActivation.silu.expand(x, into: &e, output: output, opset: opset)
         case "ScaledDotProductAttention":
             guard let q = input(0), let k = input(1), let v = input(2) else { throw malformed(node, "needs inputs Q, K and V") }
             let key = ints("perm_k").map { e.add("Transpose", [k], ["perm": .ints($0)]) } ?? k
@@ -161,6 +164,12 @@ extension FusedActivation {
             let tanh = e.add("Tanh", [e.add("Mul", [e.constant(Float((2 / Double.pi).squareRoot())), inner])])
             let half = e.add("Mul", [e.constant(0.5), input])
             e.add("Mul", [half, e.add("Add", [e.constant(1), tanh])], output: output)
+        case .hardSwish:
+            if opset >= 14 { e.add("HardSwish", [input], output: output); return }
+            let gate = e.add("HardSigmoid", [input], ["alpha": .float(1 / 6), "beta": .float(0.5)])
+            e.add("Mul", [input, gate], output: output)
+        case .silu:
+            e.add("Mul", [input, e.add("Sigmoid", [input])], output: output)
         }
     }
 }

@@ -168,16 +168,21 @@ struct FusedLayerNormKernel: TensorKernel {
     }
 }
 
-/// Gelu of this project's domain (available at any model opset): `approximate` none or tanh.
+/// Gelu (`approximate` none or tanh) and SiLU of this project's domain, available at any model
+/// opset: one activation over the input, float32 fast path, standard-op expansion otherwise.
 struct FusedGeluKernel: TensorKernel {
     let activation: FusedActivation
     let fallback: ExpansionFallback
 
-    init(_ context: KernelContext) throws {
+    init(_ context: KernelContext, activation fixed: FusedActivation? = nil) throws {
         try context.expectInputs(1)
-        let approximate = try context.string("approximate", default: "none")
-        guard approximate == "none" || approximate == "tanh" else { throw context.error(.invalidAttribute, "approximate must be none or tanh") }
-        activation = approximate == "tanh" ? .geluTanh : .gelu
+        if let fixed {
+            activation = fixed
+        } else {
+            let approximate = try context.string("approximate", default: "none")
+            guard approximate == "none" || approximate == "tanh" else { throw context.error(.invalidAttribute, "approximate must be none or tanh") }
+            activation = approximate == "tanh" ? .geluTanh : .gelu
+        }
         fallback = try ExpansionFallback(context.node)
     }
 
@@ -299,6 +304,7 @@ extension KernelRegistry {
         r.register("FusedMatMul", domain: domain, since: 1) { try FusedMatMulKernel($0) }
         r.register("LayerNormalization", domain: domain, since: 1) { try FusedLayerNormKernel($0) }
         r.register("Gelu", domain: domain, since: 1) { try FusedGeluKernel($0) }
+        r.register("SiLU", domain: domain, since: 1) { try FusedGeluKernel($0, activation: .silu) }
         r.register("ScaledDotProductAttention", domain: domain, since: 1) { try ScaledDotProductAttentionKernel($0) }
     }
 }

@@ -25,6 +25,17 @@ extension Graph {
         return producer
     }
 
+    /// `base`, or `base_2`, `base_3`, ... : a name no initializer, input or node output uses yet.
+    func freshName(_ base: String) -> String {
+        func taken(_ name: String) -> Bool {
+            initializers[name] != nil || inputs.contains { $0.name == name } || nodes.contains { $0.outputs.contains(name) }
+        }
+        guard taken(base) else { return base }
+        var i = 2
+        while taken("\(base)_\(i)") { i += 1 }
+        return "\(base)_\(i)"
+    }
+
     /// Removes the nodes at `indices`, keeping the order of the rest.
     mutating func removeNodes(at indices: Set<Int>) {
         nodes = nodes.enumerated().filter { !indices.contains($0.offset) }.map(\.element)
@@ -76,7 +87,7 @@ struct BatchNormIntoConv: OptimizationPass {
                 for j in 0..<perChannel { folded[c * perChannel + j] = source[c * perChannel + j] * s }
                 newBias[c] = (bias[c] - mean[c]) * s + beta[c]
             }
-            let weightName = "\(conv.name)/weight_bn_folded", biasName = "\(conv.name)/bias_bn_folded"
+            let weightName = graph.freshName("\(conv.name)/weight_bn_folded"), biasName = graph.freshName("\(conv.name)/bias_bn_folded")
             graph.initializers[weightName] = try Tensor(shape: w.shape, scalars: folded)
             graph.initializers[biasName] = try Tensor(shape: [channels], scalars: newBias)
             var fused = conv
@@ -89,6 +100,70 @@ struct BatchNormIntoConv: OptimizationPass {
         graph.removeNodes(at: removed)
         model.graph = graph
         return true
+    }
+}
+
+/// Folds a Mul or Add by a per-output-channel (or scalar) constant that follows a Conv into the
+/// Conv's weights and bias: Mul by s gives W' = W·s, B' = B·s; Add of a gives B' = B + a.
+struct ConvAffineFolding: OptimizationPass {
+    var name: String { "conv-affine-folding" }
+
+    func run(on model: inout Model) throws -> Bool {
+        var graph = model.graph
+        let constants = Optimizer.constantNames(of: model)
+        let uses = ValueUses(graph)
+        let producer = graph.producerIndices
+        var removed = Set<Int>()
+        var changedConvs = Set<Int>()
+        for (index, op) in graph.nodes.enumerated() where (op.isStandard("Mul") || op.isStandard("Add")) && op.inputs.count == 2 && op.outputs.count == 1 {
+            for (y, c) in [(op.inputs[0], op.inputs[1]), (op.inputs[1], op.inputs[0])] {
+                guard constants.contains(c), let factor = graph.initializers[c], factor.dataType == .float,
+                      let convIndex = producer[y], !changedConvs.contains(convIndex), graph.nodes[convIndex].isStandard("Conv"),
+                      uses.hasSingleConsumer(y) else { continue }
+                let conv = graph.nodes[convIndex]
+                guard conv.inputs.count >= 2, constants.contains(conv.inputs[1]),
+                      conv.inputs.count < 3 || conv.inputs[2].isEmpty || constants.contains(conv.inputs[2]),
+                      let w = graph.initializers[conv.inputs[1]], w.dataType == .float, w.rank >= 3,
+                      let perChannel = try Self.channelValues(factor, channels: w.shape[0], outputRank: w.rank) else { continue }
+                let channels = w.shape[0], size = w.count / channels
+                var bias = conv.inputs.count >= 3 && !conv.inputs[2].isEmpty ? try Conversion.floats(graph.initializers[conv.inputs[2]]!) : [Float](repeating: 0, count: channels)
+                guard bias.count == channels else { continue }
+                var weights = try w.scalars(as: Float.self)
+                if op.opType == "Mul" {
+                    for ch in 0..<channels {
+                        for j in 0..<size { weights[ch * size + j] *= perChannel[ch] }
+                        bias[ch] *= perChannel[ch]
+                    }
+                } else {
+                    for ch in 0..<channels { bias[ch] += perChannel[ch] }
+                }
+                let weightName = graph.freshName("\(conv.name)/weight_folded"), biasName = graph.freshName("\(conv.name)/bias_folded")
+                graph.initializers[weightName] = try Tensor(shape: w.shape, scalars: weights)
+                graph.initializers[biasName] = try Tensor(shape: [channels], scalars: bias)
+                var folded = conv
+                folded.inputs = [conv.inputs[0], weightName, biasName]
+                folded.outputs = op.outputs
+                graph.nodes[convIndex] = folded
+                changedConvs.insert(convIndex)
+                removed.insert(index)
+                break
+            }
+        }
+        guard !removed.isEmpty else { return false }
+        graph.removeNodes(at: removed)
+        model.graph = graph
+        return true
+    }
+
+    /// The constant's value per output channel when it broadcasts only along the channel axis of a
+    /// Conv output of rank `outputRank` (shape [C,1,..,1] right-aligned, or one element); else nil.
+    static func channelValues(_ t: Tensor, channels: Int, outputRank: Int) throws -> [Float]? {
+        let values = try Conversion.floats(t)
+        if t.count == 1 { return Array(repeating: values[0], count: channels) }
+        guard t.rank <= outputRank, t.count == channels else { return nil }
+        let aligned = Array(repeating: 1, count: outputRank - t.rank) + t.shape
+        guard aligned[1] == channels, aligned.enumerated().allSatisfy({ $0.offset == 1 || $0.element == 1 }) else { return nil }
+        return values
     }
 }
 

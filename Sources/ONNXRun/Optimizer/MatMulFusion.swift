@@ -103,13 +103,14 @@ struct MatMulActivationFusion: OptimizationPass {
 
 extension FusedActivation {
     /// The activation `node` computes on its first input, when it is one a fused kernel can apply:
-    /// Relu, LeakyRelu, Clip with constant bounds, Sigmoid, Tanh, HardSigmoid, and Gelu (standard
-    /// from opset 20, or this project's).
+    /// Relu, LeakyRelu, Clip with constant bounds, Sigmoid, Tanh, HardSigmoid, HardSwish, Gelu
+    /// (standard from opset 20, or this project's) and this project's SiLU.
     static func matching(_ node: Node, index: PatternIndex, opset: Int) throws -> FusedActivation? {
         func float(_ name: String, _ fallback: Float) -> Float {
             if case .float(let v)? = node.attributes[name] { return v }
             return fallback
         }
+        if node.domain == FusedActivation.domain, node.opType == "SiLU" { return .silu }
         if node.domain == FusedActivation.domain, node.opType == "Gelu" {
             guard case .string(let approximate)? = node.attributes["approximate"] else { return .gelu }
             return approximate == "tanh" ? .geluTanh : approximate == "none" ? .gelu : nil
@@ -121,6 +122,7 @@ extension FusedActivation {
         case "Tanh": return .tanh
         case "LeakyRelu": return .leakyRelu(alpha: float("alpha", 0.01))
         case "HardSigmoid": return .hardSigmoid(alpha: float("alpha", 0.2), beta: float("beta", 0.5))
+        case "HardSwish" where opset >= 14: return .hardSwish
         case "Gelu" where opset >= 20:
             guard case .string(let approximate)? = node.attributes["approximate"] else { return .gelu }
             return approximate == "tanh" ? .geluTanh : approximate == "none" ? .gelu : nil

@@ -20,8 +20,8 @@ public enum Optimizer {
         ]
         guard level > 1 else { return cleanup }
         let fusions: [any OptimizationPass] = [
-            LayerNormFusion(), GeluFusion(), AttentionFusion(), TransposeIntoMatMul(), MatMulBiasFusion(),
-            MatMulActivationFusion(), BatchNormIntoConv(), ConvActivationFusion(), DeadNodeElimination(),
+            LayerNormFusion(), GeluFusion(), SiLUFusion(), AttentionFusion(), TransposeIntoMatMul(), MatMulBiasFusion(),
+            MatMulActivationFusion(), BatchNormIntoConv(), ConvAffineFolding(), ConvActivationFusion(), DeadNodeElimination(),
         ]
         return cleanup + fusions
     }

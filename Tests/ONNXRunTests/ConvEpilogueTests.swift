@@ -1,0 +1,76 @@
+import Testing
+@testable import ONNXRun
+
+/// Conv followed by per-channel Mul/Add constants and by SiLU / HardSwish activations: the
+/// optimizer folds and fuses them into one FusedConv, and the outputs stay those of the graph as loaded.
+@Suite struct ConvEpilogueTests {
+    /// x[1,2,5,5] → Conv(W[3,2,3,3], pads 1) → tail nodes reading "c".
+    func model(_ tail: [Node], output: String, extra: [String: Tensor] = [:], opset: Int = 17) -> Model {
+        let w = floatTensor([3, 2, 3, 3], (0..<54).map { Float(($0 * 7) % 11) / 10 - 0.5 })
+        var initializers: [String: Tensor] = ["w": w]
+        for (k, v) in extra { initializers[k] = v }
+        let nodes = [Node(name: "", opType: "Conv", inputs: ["x", "w"], outputs: ["c"], attributes: ["pads": .ints([1, 1, 1, 1])])] + tail
+        let graph = Graph(name: "g", nodes: nodes, inputs: [ValueInfo(name: "x", type: .tensor(elementType: .float, shape: [.known(1), .known(2), .known(5), .known(5)]))],
+                          outputs: [ValueInfo(name: output, type: nil)], initializers: initializers)
+        return Model(irVersion: 8, opsetImports: ["": opset], graph: graph)
+    }
+
+    func expectSameOutputs(_ model: Model, output: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let x = floatTensor([1, 2, 5, 5], (0..<50).map { Float($0 % 9) - 4 })
+        let loaded = try InferenceSession(model: model, options: .init(threads: 1, optimizationLevel: 0)).run(["x": x])[output]!
+        let optimized = try InferenceSession(model: model, options: .init(threads: 1, optimizationLevel: 2)).run(["x": x])[output]!
+        expectClose(optimized, loaded, rtol: 1e-5, atol: 1e-6, sourceLocation: sourceLocation)
+    }
+
+    @Test func perChannelMulAndAddFoldIntoTheConv() throws {
+        let m = model([
+            Node(name: "scale", opType: "Mul", inputs: ["c", "s"], outputs: ["m"]),
+            Node(name: "shift", opType: "Add", inputs: ["a", "m"], outputs: ["y"]),
+        ], output: "y", extra: ["s": floatTensor([3, 1, 1], [2, -1, 0.5]), "a": floatTensor([1, 3, 1, 1], [0.25, 1, -3])])
+        let optimized = try Optimizer.optimize(m, level: 2)
+        #expect(optimized.graph.nodes.map(\.opType) == ["Conv"])
+        try expectSameOutputs(m, output: "y")
+    }
+
+    @Test func aConstantThatIsNotPerChannelIsLeftAlone() throws {
+        // [5] broadcasts along the width axis, not the channels: no folding.
+        let m = model([Node(name: "scale", opType: "Mul", inputs: ["c", "s"], outputs: ["y"])], output: "y", extra: ["s": floatTensor([5], [1, 2, 3, 4, 5])])
+        #expect(try Optimizer.optimize(m, level: 2).graph.nodes.map(\.opType) == ["Conv", "Mul"])
+        try expectSameOutputs(m, output: "y")
+    }
+
+    @Test func siluWrittenAsSigmoidTimesInputFusesIntoTheConv() throws {
+        let m = model([
+            Node(name: "sig", opType: "Sigmoid", inputs: ["c"], outputs: ["g"]),
+            Node(name: "mul", opType: "Mul", inputs: ["g", "c"], outputs: ["y"]),
+        ], output: "y")
+        let optimized = try Optimizer.optimize(m, level: 2)
+        #expect(optimized.graph.nodes.map(\.opType) == ["FusedConv"])
+        if case .string(let name)? = optimized.graph.nodes.first?.attributes["activation"] { #expect(name == "SiLU") } else { Issue.record("no activation") }
+        try expectSameOutputs(m, output: "y")
+    }
+
+    @Test func hardSwishFusesIntoTheConv() throws {
+        let m = model([Node(name: "hs", opType: "HardSwish", inputs: ["c"], outputs: ["y"])], output: "y")
+        #expect(try Optimizer.optimize(m, level: 2).graph.nodes.map(\.opType) == ["FusedConv"])
+        try expectSameOutputs(m, output: "y")
+    }
+
+    @Test func standaloneSiLUAndPortableFormComputeTheSame() throws {
+        // SiLU after an Add has no product to fuse into: it stays one SiLU node, and --portable expands it.
+        let m = model([
+            Node(name: "add", opType: "Add", inputs: ["c", "c"], outputs: ["d"]),
+            Node(name: "sig", opType: "Sigmoid", inputs: ["d"], outputs: ["g"]),
+            Node(name: "mul", opType: "Mul", inputs: ["d", "g"], outputs: ["y"]),
+        ], output: "y")
+        let optimized = try Optimizer.optimize(m, level: 2)
+        #expect(optimized.graph.nodes.contains { $0.opType == "SiLU" && $0.domain == FusedActivation.domain })
+        try expectSameOutputs(m, output: "y")
+        let portable = try Optimizer.makePortable(optimized)
+        #expect(portable.graph.nodes.allSatisfy { $0.domain.isEmpty })
+        let x = floatTensor([1, 2, 5, 5], (0..<50).map { Float($0 % 9) - 4 })
+        let a = try InferenceSession(model: portable, options: .init(threads: 1, optimizationLevel: 0)).run(["x": x])["y"]!
+        let b = try InferenceSession(model: m, options: .init(threads: 1, optimizationLevel: 0)).run(["x": x])["y"]!
+        expectClose(a, b, rtol: 1e-5, atol: 1e-6)
+    }
+}
