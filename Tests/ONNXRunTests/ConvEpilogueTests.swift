@@ -74,3 +74,31 @@ import Testing
         expectClose(a, b, rtol: 1e-5, atol: 1e-6)
     }
 }
+
+@Suite struct GemmActivationFusionTests {
+    /// x[2,4] → Gemm(W[3,4] transB, C) → Relu → y.
+    func model(bias: Tensor) -> Model {
+        let nodes = [
+            Node(name: "fc", opType: "Gemm", inputs: ["x", "w", "c"], outputs: ["g"], attributes: ["transB": .int(1)]),
+            Node(name: "relu", opType: "Relu", inputs: ["g"], outputs: ["y"]),
+        ]
+        let w = floatTensor([3, 4], (0..<12).map { Float($0 % 5) - 2 })
+        let graph = Graph(name: "g", nodes: nodes, inputs: [ValueInfo(name: "x", type: .tensor(elementType: .float, shape: [.known(2), .known(4)]))],
+                          outputs: [ValueInfo(name: "y", type: nil)], initializers: ["w": w, "c": bias])
+        return Model(irVersion: 8, opsetImports: ["": 13], graph: graph)
+    }
+
+    @Test func gemmWithVectorBiasAndReluBecomesOneFusedMatMul() throws {
+        let x = floatTensor([2, 4], [1, -2, 3, 0.5, -1, 2, 0, 4])
+        for bias in [floatTensor([3], [0.5, -20, 1]), floatTensor([1, 3], [0.5, -20, 1])] {
+            let m = model(bias: bias)
+            let optimized = try Optimizer.optimize(m, level: 2)
+            #expect(optimized.graph.nodes.map(\.opType) == ["FusedMatMul"])
+            let a = try InferenceSession(model: m, options: .init(threads: 1, optimizationLevel: 0)).run(["x": x])["y"]!
+            let b = try InferenceSession(model: m, options: .init(threads: 1, optimizationLevel: 2)).run(["x": x])["y"]!
+            expectClose(b, a, rtol: 1e-6, atol: 1e-6)
+        }
+        // A scalar bias broadcasts differently: left as Gemm + Relu.
+        #expect(try Optimizer.optimize(model(bias: floatTensor([1], [2])), level: 2).graph.nodes.map(\.opType) == ["Gemm", "Relu"])
+    }
+}

@@ -140,3 +140,57 @@ extension FusedActivation {
         }
     }
 }
+
+/// Turns `Gemm` (alpha = beta = 1, A not transposed, a constant bias that is a vector over the
+/// output columns, or none) followed by an activation into one `FusedMatMul` with the activation in
+/// its epilogue, as Conv + activation becomes FusedConv (the classifier layers of AlexNet/VGG).
+struct GemmActivationFusion: OptimizationPass {
+    var name: String { "gemm-activation-fusion" }
+
+    func run(on model: inout Model) throws -> Bool {
+        let index = PatternIndex(model)
+        let opset = model.opsetImports[""] ?? 1
+        var rewrites: [Rewrite] = []
+        var newInitializers: [String: Tensor] = [:]
+        for (i, act) in model.graph.nodes.enumerated() where act.outputs.count == 1 && !act.inputs.isEmpty {
+            guard let (g, gemm) = index.producer(of: act.inputs[0], "Gemm"), index.isReadOnly(act.inputs[0], by: i),
+                  gemm.inputs.count >= 2, gemm.outputs.count == 1, Self.float(gemm, "alpha") == 1, Self.float(gemm, "beta") == 1,
+                  Self.int(gemm, "transA") == 0, opset >= 7,
+                  let activation = try FusedActivation.matching(act, index: index, opset: opset)
+            else { continue }
+            var fused = fusedNode("FusedMatMul", name: gemm.name, inputs: Array(gemm.inputs.prefix(2)), outputs: act.outputs)
+            if Self.int(gemm, "transB") != 0 { fused.attributes["perm_b"] = .ints([1, 0]) }
+            if gemm.inputs.count > 2, !gemm.inputs[2].isEmpty {
+                // The bias must be a constant float vector over the output columns: [N] or [1, N].
+                let c = gemm.inputs[2]
+                guard index.constants.contains(c), let bias = index.graph.initializers[c], bias.dataType == .float,
+                      bias.rank == 1 || (bias.rank == 2 && bias.shape[0] == 1),
+                      let b = index.graph.initializers[gemm.inputs[1]], b.rank == 2,
+                      bias.count == (Self.int(gemm, "transB") != 0 ? b.shape[0] : b.shape[1]) else { continue }
+                if bias.rank == 1 {
+                    fused.inputs.append(c)
+                } else {
+                    let name = model.graph.freshName("\(c)/vector")
+                    newInitializers[name] = try bias.reshaped(to: [bias.count])
+                    fused.inputs.append(name)
+                }
+            }
+            let (activationName, parameters) = activation.attributes
+            fused.attributes["activation"] = .string(activationName)
+            if !parameters.isEmpty { fused.attributes["activation_params"] = .floats(parameters) }
+            rewrites.append(Rewrite(removed: [g, i], replacement: fused))
+        }
+        for (name, tensor) in newInitializers { model.graph.initializers[name] = tensor }
+        return model.apply(rewrites)
+    }
+
+    static func float(_ node: Node, _ name: String) -> Float {
+        if case .float(let v)? = node.attributes[name] { return v }
+        return 1
+    }
+
+    static func int(_ node: Node, _ name: String) -> Int {
+        if case .int(let v)? = node.attributes[name] { return v }
+        return 0
+    }
+}
