@@ -95,3 +95,23 @@ import Testing
         #expect(error?.code == .invalidModel)
     }
 }
+
+@Suite struct ZeroCopyTensorTests {
+    @Test func wrappedMemoryIsReadInPlaceAndReleasedOnce() throws {
+        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: 6)
+        for i in 0..<6 { buffer[i] = Float(i) - 2 }
+        final class Counter: @unchecked Sendable { var releases = 0 }
+        let counter = Counter()
+        do {
+            let x = try Tensor(dataType: .float, shape: [2, 3], wrapping: UnsafeMutableRawPointer(buffer)) { pointer in
+                counter.releases += 1
+                pointer.deallocate()
+            }
+            x.withUnsafeBufferPointer(as: Float.self) { #expect($0.baseAddress == UnsafePointer(buffer)) }
+            let y = try runNode("Relu", inputs: [x])[0]
+            #expect(try y.scalars(as: Float.self) == [0, 0, 0, 1, 2, 3])
+            #expect(counter.releases == 0)
+        }
+        #expect(counter.releases == 1)
+    }
+}

@@ -164,8 +164,12 @@ public struct Tensor: Sendable {
         }
     }
 
-    /// Wraps memory the tensor does not own; `release` is called when the last view goes away.
-    init(dataType: DataType, shape: [Int], wrapping bytes: UnsafeMutableRawPointer, release: @escaping @Sendable (UnsafeMutableRawPointer) -> Void) throws {
+    /// Wraps memory without copying it (zero-copy input from a caller's buffer, a memory-mapped
+    /// file, ...). The memory must hold the elements in packed ONNX layout, stay valid and unchanged
+    /// until `release` is called (when the last copy of the tensor goes away), and `bool` elements
+    /// must be 0 or 1. Not for `string` tensors.
+    public init(dataType: DataType, shape: [Int], wrapping bytes: UnsafeMutableRawPointer, release: @escaping @Sendable (UnsafeMutableRawPointer) -> Void) throws {
+        guard dataType != .string else { throw ONNXRunError(.unsupportedType, "string tensors cannot wrap raw memory") }
         let count = try Tensor.elementCount(shape)
         self.init(dataType: dataType, shape: shape, count: count, storage: TensorStorage(wrapping: bytes, byteCount: dataType.byteCount(forElements: count), release: release))
     }
