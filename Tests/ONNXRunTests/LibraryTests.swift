@@ -14,7 +14,7 @@ import Testing
     }
 
     /// One session, `run` from 8 threads at once: every result equals the serial one.
-    @Test func concurrentRunsMatchSerialRuns() async throws {
+    @Test func concurrentRunsMatchSerialRuns() throws {
         let session = try InferenceSession(contentsOf: packageRoot.appendingPathComponent("Generated/zoo/zoo_squeezenet/model.onnx"), options: .init(threads: 1))
         var inputs: [Tensor] = []
         for k in 0..<8 {
@@ -23,14 +23,33 @@ import Testing
         }
         let name = session.inputs[0].name
         let serial = try inputs.map { try session.run([name: $0]) }
-        let concurrent = try await withThrowingTaskGroup(of: (Int, [String: Tensor]).self) { group in
-            for (k, input) in inputs.enumerated() {
-                group.addTask { (k, try session.run([name: input])) }
-            }
-            var results = [[String: Tensor]](repeating: [:], count: inputs.count)
-            for try await (k, result) in group { results[k] = result }
-            return results
+        // Eight OS threads (not tasks: the cooperative pool has only as many threads as cores),
+        // released together so their runs overlap.
+        final class Results: @unchecked Sendable {
+            var outputs = [[String: Tensor]](repeating: [:], count: 8)
+            var errors: [String] = []
+            let lock = NSLock()
         }
+        let results = Results()
+        let start = DispatchSemaphore(value: 0), done = DispatchGroup()
+        for (k, input) in inputs.enumerated() {
+            done.enter()
+            let thread = Thread {
+                start.wait()
+                do {
+                    let output = try session.run([name: input])
+                    results.lock.withLock { results.outputs[k] = output }
+                } catch {
+                    results.lock.withLock { results.errors.append("\(error)") }
+                }
+                done.leave()
+            }
+            thread.start()
+        }
+        for _ in inputs { start.signal() }
+        done.wait()
+        #expect(results.errors.isEmpty, "\(results.errors)")
+        let concurrent = results.outputs
         for k in 0..<inputs.count {
             for (output, expected) in serial[k] {
                 let actual = try #require(concurrent[k][output])
