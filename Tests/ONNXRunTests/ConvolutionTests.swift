@@ -90,6 +90,12 @@ private func referenceConv(
         for threads in [1, 2] {
             expectClose(try runNode("Conv", inputs: [x, w, b], constants: [1: w], attributes: attributes, threads: threads)[0], expected)
         }
+        // Stride 1 (the zero-bordered fast path) with dilations and uneven pads, one and two threads.
+        let unit: [String: Attribute] = ["group": .int(8), "pads": ints(2, 1, 0, 3), "dilations": ints(2, 1)]
+        let unitExpected = referenceConv(x, w, b, group: 8, strides: [1, 1], dilations: [2, 1], padBegin: [2, 1], padEnd: [0, 3])
+        for threads in [1, 2] {
+            expectClose(try runNode("Conv", inputs: [x, w, b], attributes: unit, threads: threads)[0], unitExpected)
+        }
         // A 5×5 window with stride 2 in both axes and padding wider than the image's edge rows.
         let w5 = sampleTensor([8, 1, 5, 5], seed: 43)
         let wide: [String: Attribute] = ["group": .int(8), "pads": ints(3, 2, 2, 3), "strides": ints(2, 3)]
