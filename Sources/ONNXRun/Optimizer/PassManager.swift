@@ -21,7 +21,7 @@ public enum Optimizer {
         guard level > 1 else { return cleanup }
         let fusions: [any OptimizationPass] = [
             LayerNormFusion(), GeluFusion(), AttentionFusion(), TransposeIntoMatMul(), MatMulBiasFusion(),
-            MatMulActivationFusion(), BatchNormIntoConv(), ConvActivationFusion(), DeadNodeElimination(),
+            MatMulActivationFusion(), BatchNormIntoConv(), ScaleShiftIntoProducer(), ConvActivationFusion(), DeadNodeElimination(),
         ]
         return cleanup + fusions
     }
