@@ -58,4 +58,16 @@ import Testing
         let s = try runNode("Sigmoid", inputs: [x])[0]
         expectClose(s, floatTensor([4], [0.11920292, 0.37754067, 0.5, 0.95257413]))
     }
+
+    @Test func reluSplitAcrossThreadsKeepsNaNAndTypes() throws {
+        // 40 000 values: two threads share them; NaN passes through as in the closure version.
+        var values = sampleValues(40_000, seed: 70).map { $0 - 0.5 }
+        values[123] = .nan
+        values[39_999] = -.infinity
+        let y = try runNode("Relu", inputs: [floatTensor([40_000], values)], threads: 2)[0].scalars(as: Float.self)
+        #expect(y[123].isNaN && y[39_999] == 0)
+        for i in values.indices where i != 123 { #expect(y[i] == max(values[i], 0)) }
+        let doubles = try runNode("Relu", inputs: [Tensor(shape: [3], scalars: [-1.0, 0.5, 2.0])])[0]
+        #expect(try doubles.scalars(as: Double.self) == [0, 0.5, 2])
+    }
 }

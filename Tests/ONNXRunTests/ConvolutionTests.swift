@@ -78,6 +78,49 @@ private func referenceConv(
         expectClose(y, referenceConv(x, w, nil, group: 3, strides: [1, 1], dilations: [1, 1], padBegin: [1, 1], padEnd: [1, 1]))
     }
 
+    @Test func depthwiseDirectKernelWithStridesDilationsPadsBiasAndThreads() throws {
+        // Large enough that two threads split the 16 planes (batch 2 × 8 channels).
+        let x = sampleTensor([2, 8, 20, 19], seed: 40)
+        let w = sampleTensor([8, 1, 3, 3], seed: 41)
+        let b = sampleTensor([8], seed: 42)
+        let attributes: [String: Attribute] = [
+            "group": .int(8), "pads": ints(1, 0, 2, 1), "strides": ints(2, 1), "dilations": ints(1, 2),
+        ]
+        let expected = referenceConv(x, w, b, group: 8, strides: [2, 1], dilations: [1, 2], padBegin: [1, 0], padEnd: [2, 1])
+        for threads in [1, 2] {
+            expectClose(try runNode("Conv", inputs: [x, w, b], constants: [1: w], attributes: attributes, threads: threads)[0], expected)
+        }
+        // Stride 1 (the zero-bordered fast path) with dilations and uneven pads, one and two threads.
+        let unit: [String: Attribute] = ["group": .int(8), "pads": ints(2, 1, 0, 3), "dilations": ints(2, 1)]
+        let unitExpected = referenceConv(x, w, b, group: 8, strides: [1, 1], dilations: [2, 1], padBegin: [2, 1], padEnd: [0, 3])
+        for threads in [1, 2] {
+            expectClose(try runNode("Conv", inputs: [x, w, b], attributes: unit, threads: threads)[0], unitExpected)
+        }
+        // A 5×5 window with stride 2 in both axes and padding wider than the image's edge rows.
+        let w5 = sampleTensor([8, 1, 5, 5], seed: 43)
+        let wide: [String: Attribute] = ["group": .int(8), "pads": ints(3, 2, 2, 3), "strides": ints(2, 3)]
+        expectClose(
+            try runNode("Conv", inputs: [x, w5], attributes: wide, threads: 2)[0],
+            referenceConv(x, w5, nil, group: 8, strides: [2, 3], dilations: [1, 1], padBegin: [3, 2], padEnd: [2, 3]))
+    }
+
+    @Test func depthwiseWithChannelMultiplierAndFusedActivation() throws {
+        let x = sampleTensor([1, 4, 9, 9], seed: 44)
+        // Two outputs per input channel: not the direct kernel, still im2col per group.
+        let w2 = sampleTensor([8, 1, 3, 3], seed: 45)
+        expectClose(
+            try runNode("Conv", inputs: [x, w2], attributes: ["group": .int(4), "pads": ints(1, 1, 1, 1)])[0],
+            referenceConv(x, w2, nil, group: 4, strides: [1, 1], dilations: [1, 1], padBegin: [1, 1], padEnd: [1, 1]))
+        // FusedConv applies its activation to the direct kernel's output.
+        let w = sampleTensor([4, 1, 3, 3], seed: 46)
+        let b = sampleTensor([4], seed: 47)
+        let fused = try runNode(
+            "FusedConv", domain: FusedActivation.domain, opset: 1, inputs: [x, w, b],
+            attributes: ["group": .int(4), "pads": ints(1, 1, 1, 1), "activation": .string("Relu")])[0]
+        let plain = referenceConv(x, w, b, group: 4, strides: [1, 1], dilations: [1, 1], padBegin: [1, 1], padEnd: [1, 1])
+        expectClose(fused, floatTensor(plain.shape, try plain.scalars(as: Float.self).map { max($0, 0) }))
+    }
+
     @Test func pointwiseSkipsIm2col() throws {
         let x = sampleTensor([2, 5, 3, 4], seed: 6)
         let w = sampleTensor([7, 5, 1, 1], seed: 7)

@@ -16,6 +16,19 @@ import Testing
         }
     }
 
+    @Test func batchNormSplitAcrossThreadsMatchesReference() throws {
+        // 2 × 8 planes of 2048 values: enough for two threads.
+        let shape = [2, 8, 32, 64]
+        let x = sampleValues(shape.reduce(1, *), seed: 80)
+        let (scale, bias) = (sampleValues(8, seed: 81), sampleValues(8, seed: 82))
+        let (mean, variance) = (sampleValues(8, seed: 83), sampleValues(8, seed: 84).map { $0 + 0.5 })
+        let inputs = [floatTensor(shape, x), floatTensor([8], scale), floatTensor([8], bias), floatTensor([8], mean), floatTensor([8], variance)]
+        let expected = referenceBatchNorm(x, shape: shape, scale: scale, bias: bias, mean: mean, variance: variance, epsilon: 1e-5) { c, _ in c }
+        for threads in [1, 2] {
+            expectClose(try runNode("BatchNormalization", inputs: inputs, threads: threads)[0], floatTensor(shape, expected))
+        }
+    }
+
     @Test func batchNormByHand() throws {
         // Channel 0: mean 1, var 4 → (x−1)/2; channel 1: mean 0, var 1, scale 3, bias −1 → 3x − 1.
         let x = floatTensor([1, 2, 2], [3, 5, 1, 2])

@@ -97,6 +97,60 @@ import Testing
     }
 }
 
+@Suite struct ScaleShiftFoldingTests {
+    /// x → Conv → Mul(s) → Add(b) → Relu → BatchNormalization → Mul(scalar) → Add(b2) → y, the
+    /// constants shaped [3, 1, 1], [1, 3, 1, 1], [] and [3, 1, 1].
+    func model() -> Model {
+        let nodes = [
+            Node(name: "conv", opType: "Conv", inputs: ["x", "w"], outputs: ["c"], attributes: ["pads": .ints([1, 1, 1, 1])]),
+            Node(name: "mul", opType: "Mul", inputs: ["s", "c"], outputs: ["m"]),
+            Node(name: "add", opType: "Add", inputs: ["m", "b"], outputs: ["a"]),
+            Node(name: "relu", opType: "Relu", inputs: ["a"], outputs: ["r"]),
+            Node(name: "bn", opType: "BatchNormalization", inputs: ["r", "gamma", "beta", "mean", "var"], outputs: ["n"]),
+            Node(name: "mul2", opType: "Mul", inputs: ["n", "k"], outputs: ["m2"]),
+            Node(name: "add2", opType: "Add", inputs: ["m2", "b2"], outputs: ["y"]),
+        ]
+        let graph = Graph(
+            nodes: nodes, inputs: [ValueInfo(name: "x", type: .tensor(elementType: .float, shape: [.known(1), .known(2), .known(4), .known(4)]))],
+            outputs: [ValueInfo(name: "y", type: nil)],
+            initializers: [
+                "w": sampleTensor([3, 2, 3, 3], seed: 60), "s": floatTensor([3, 1, 1], [2, -0.5, 3]),
+                "b": floatTensor([1, 3, 1, 1], [0.1, 0.2, -0.3]), "k": floatTensor([], [1.5]),
+                "b2": floatTensor([3, 1, 1], [1, -1, 0.5]),
+                "gamma": floatTensor([3], [1.5, 0.5, -1]), "beta": floatTensor([3], [0, 1, -1]),
+                "mean": floatTensor([3], [0.2, -0.1, 0]), "var": floatTensor([3], [1, 2, 0.5]),
+            ])
+        return Model(opsetImports: ["": 15], graph: graph)
+    }
+
+    @Test func mulAndAddFoldIntoConvAndBatchNorm() throws {
+        let optimized = try Optimizer.optimize(model(), level: 2)
+        #expect(optimized.graph.nodes.map(\.opType) == ["FusedConv", "BatchNormalization"])
+        let x = sampleTensor([1, 2, 4, 4], seed: 61)
+        let reference = try InferenceSession(model: model(), options: .init(threads: 1, optimizationLevel: 0)).run(["x": x])["y"]!
+        let folded = try InferenceSession(model: model(), options: .init(threads: 1, optimizationLevel: 2)).run(["x": x])["y"]!
+        expectClose(folded, reference, rtol: 1e-5, atol: 1e-5)
+    }
+
+    @Test func constantThatWouldChangeTheShapeStays() throws {
+        // BatchNormalization of a rank-3 input times a [3, 1, 1] constant broadcasts to [3, 3, 5].
+        let graph = Graph(
+            nodes: [
+                Node(name: "bn", opType: "BatchNormalization", inputs: ["x", "gamma", "beta", "mean", "var"], outputs: ["n"]),
+                Node(name: "mul", opType: "Mul", inputs: ["n", "s"], outputs: ["y"]),
+            ],
+            inputs: [ValueInfo(name: "x", type: .tensor(elementType: .float, shape: [.known(1), .known(3), .known(5)]))],
+            outputs: [ValueInfo(name: "y", type: nil)],
+            initializers: [
+                "s": floatTensor([3, 1, 1], [2, -0.5, 3]),
+                "gamma": floatTensor([3], [1.5, 0.5, -1]), "beta": floatTensor([3], [0, 1, -1]),
+                "mean": floatTensor([3], [0.2, -0.1, 0]), "var": floatTensor([3], [1, 2, 0.5]),
+            ])
+        let optimized = try Optimizer.optimize(Model(opsetImports: ["": 15], graph: graph), level: 2)
+        #expect(optimized.graph.nodes.map(\.opType) == ["BatchNormalization", "Mul"])
+    }
+}
+
 @Suite struct PortableModelTests {
     /// optimize → portable → write → load gives a standard-domain model computing the same outputs.
     @Test func portableRoundTripComputesTheSame() throws {

@@ -114,6 +114,16 @@ private func referencePool(
         expectClose(try runNode("AveragePool", inputs: [x], attributes: ceil)[0], expectedCeil)
     }
 
+    @Test func averagePoolSplitAcrossThreads() throws {
+        // 2 × 8 planes of 16 × 16, just enough work for two threads; both must give the reference.
+        let x = sampleTensor([2, 8, 16, 16], seed: 24)
+        let attributes: [String: Attribute] = ["kernel_shape": ints(3, 3), "pads": ints(1, 1, 1, 1), "count_include_pad": .int(1)]
+        let expected = referencePool(x, max: false, kernel: [3, 3], strides: [1, 1], dilations: [1, 1], padBegin: [1, 1], padEnd: [1, 1], output: [16, 16], countPad: true)
+        for threads in [1, 2] {
+            expectClose(try runNode("AveragePool", inputs: [x], attributes: attributes, threads: threads)[0], expected)
+        }
+    }
+
     @Test func averagePoolDilationsFromOpset19() throws {
         let x = sampleTensor([1, 1, 8], seed: 23)
         let attributes: [String: Attribute] = ["kernel_shape": ints(3), "dilations": ints(2), "pads": ints(1, 1)]

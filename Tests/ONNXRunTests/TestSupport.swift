@@ -9,7 +9,7 @@ import Testing
 func runNode(
     _ opType: String, domain: String = "", opset: Int = 21,
     inputs: [Tensor?], constants: [Int: Tensor] = [:],
-    attributes: [String: Attribute] = [:], outputCount: Int = 1
+    attributes: [String: Attribute] = [:], outputCount: Int = 1, threads: Int = 1
 ) throws -> [Tensor] {
     var nodeInputs: [String] = []
     var graphInputs: [ValueInfo] = []
@@ -41,7 +41,7 @@ func runNode(
     var opsets = ["": opset]
     opsets[domain] = opset
     let model = Model(opsetImports: opsets, graph: graph)
-    let session = try InferenceSession(model: model, options: .init(threads: 1))
+    let session = try InferenceSession(model: model, options: .init(threads: threads))
     let result = try session.run(feeds)
     return outputs.map { result[$0]! }
 }

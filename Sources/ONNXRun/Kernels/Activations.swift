@@ -35,6 +35,26 @@ struct UnaryFloatKernel: TensorKernel {
     }
 }
 
+/// Relu on float tensors as a plain loop split between threads (the per-element closure of
+/// `UnaryFloatKernel` kept it from vectorizing); other types go through `UnaryFloatKernel`.
+struct ReluKernel: TensorKernel {
+    let generic: UnaryFloatKernel
+
+    init(_ context: KernelContext) throws {
+        generic = try UnaryFloatKernel(context, single: { $0 < 0 ? 0 : $0 }, double: { $0 < 0 ? 0 : $0 })
+    }
+
+    func compute(_ inputs: [Tensor?], _ context: RunContext) throws -> [Tensor] {
+        guard let x = inputs[0], x.dataType == .float else { return try generic.compute(inputs, context) }
+        let out = try Tensor(uninitialized: .float, shape: x.shape)
+        let s = UnsafePointer(x.pointer(as: Float.self)), d = out.pointer(as: Float.self)
+        Parallel.forEach(x.count, threads: context.threads) { range in
+            for i in range { d[i] = s[i] < 0 ? 0 : s[i] }
+        }
+        return [out]
+    }
+}
+
 extension KernelRegistry {
     static func registerActivations(_ r: inout KernelRegistry) {
         func unary(_ name: String, since: Int..., single: @escaping @Sendable (Float) -> Float, double: @escaping @Sendable (Double) -> Double) {
@@ -42,7 +62,7 @@ extension KernelRegistry {
                 r.register(name, since: v) { try UnaryFloatKernel($0, single: single, double: double) }
             }
         }
-        unary("Relu", since: 1, 6, 13, 14, single: { $0 < 0 ? 0 : $0 }, double: { $0 < 0 ? 0 : $0 })
+        for v in [1, 6, 13, 14] { r.register("Relu", since: v) { try ReluKernel($0) } }
         unary("Sigmoid", since: 1, 6, 13, single: { 1 / (1 + Foundation.exp(-$0)) }, double: { 1 / (1 + Foundation.exp(-$0)) })
         unary("Tanh", since: 1, 6, 13, single: { Foundation.tanh($0) }, double: { Foundation.tanh($0) })
         unary("Exp", since: 1, 6, 13, single: { Foundation.exp($0) }, double: { Foundation.exp($0) })

@@ -209,6 +209,15 @@ struct ConvKernel: TensorKernel {
             return [try Self.restore(out, like: x)]
         }
 
+        // Depthwise 2-D: a direct loop per channel instead of one m = 1 product per group.
+        if spatial.count == 2 && groupChannels == 1 && groupOut == 1 {
+            Parallel.forEach(batch * channels, threads: context.threads, costPerItem: kernelSize * outSize) { planes in
+                Self.depthwise2D(xp, weights: wp, planes: planes, channels: channels, input: spatial, g, into: yp)
+                activation?.apply(yp + planes.lowerBound * outSize, count: planes.count * outSize)
+            }
+            return [try Self.restore(out, like: x)]
+        }
+
         let pointwise = kernelSize == 1 && g.strides.allSatisfy { $0 == 1 }
             && g.padBegin.allSatisfy { $0 == 0 } && g.padEnd.allSatisfy { $0 == 0 }
         // 2-D convolutions unfold a band of output rows at a time, so the column buffer stays

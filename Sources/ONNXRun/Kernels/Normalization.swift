@@ -72,15 +72,20 @@ struct BatchNormalizationKernel: TensorKernel {
         let b = (0..<paramCount).map { bias[$0] - mean[$0] * a[$0] }
         let out = try Tensor(uninitialized: .float, shape: x.shape)
         let py = out.pointer(as: Float.self)
-        for n in 0..<batch {
-            for c in 0..<channels {
-                let base = (n * channels + c) * inner
-                if perActivation {
-                    let p = c * inner
-                    for i in 0..<inner { py[base + i] = px[base + i] * a[p + i] + b[p + i] }
-                } else {
-                    let ac = a[c], bc = b[c]
-                    for i in 0..<inner { py[base + i] = px[base + i] * ac + bc }
+        // Planes (n, c) are independent and are split between threads.
+        a.withUnsafeBufferPointer { a in
+            b.withUnsafeBufferPointer { b in
+                Parallel.forEach(batch * channels, threads: context.threads, costPerItem: inner) { planes in
+                    for plane in planes {
+                        let c = plane % channels, base = plane * inner
+                        if perActivation {
+                            let p = c * inner
+                            for i in 0..<inner { py[base + i] = px[base + i] * a[p + i] + b[p + i] }
+                        } else {
+                            let ac = a[c], bc = b[c]
+                            for i in 0..<inner { py[base + i] = px[base + i] * ac + bc }
+                        }
+                    }
                 }
             }
         }

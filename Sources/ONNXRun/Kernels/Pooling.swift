@@ -119,15 +119,18 @@ struct PoolKernel: TensorKernel {
             }
             return indices.map { [out, $0] } ?? [out]
         case .average:
+            func average<T: BinaryFloatingPoint>(_: T.Type) throws -> Tensor {
+                let out = try Tensor(uninitialized: x.dataType, shape: outShape)
+                let xp = UnsafePointer(x.pointer(as: T.self)), yp = out.pointer(as: T.self)
+                let includePad = countIncludePad
+                Parallel.forEach(planes, threads: context.threads, costPerItem: layout.outPlane * kernel.reduce(1, *)) { range in
+                    Self.averagePool(xp, yp, layout, planes: range, includePad: includePad)
+                }
+                return out
+            }
             switch x.dataType {
-            case .float:
-                let out = try Tensor(uninitialized: .float, shape: outShape)
-                averagePool(x.pointer(as: Float.self), out.pointer(as: Float.self), layout)
-                return [out]
-            case .double:
-                let out = try Tensor(uninitialized: .double, shape: outShape)
-                averagePool(x.pointer(as: Double.self), out.pointer(as: Double.self), layout)
-                return [out]
+            case .float: return [try average(Float.self)]
+            case .double: return [try average(Double.self)]
             case .float16, .bfloat16:
                 let result = try compute([Conversion.cast(x, to: .float)], context)[0]
                 return [try Conversion.cast(result, to: x.dataType)]
@@ -226,40 +229,51 @@ struct PoolKernel: TensorKernel {
         }
     }
 
-    private func averagePool<T: BinaryFloatingPoint>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ l: Layout) {
+    /// Average pooling of planes `planes`. The tap tables are read through raw pointers so the
+    /// loops carry no bounds checks; callers split the planes between threads.
+    private static func averagePool<T: BinaryFloatingPoint>(
+        _ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ l: Layout, planes: Range<Int>, includePad: Bool
+    ) {
         let (H, W) = (l.input[1], l.input[2])
         let (a0, a1, a2) = (l.axes[0], l.axes[1], l.axes[2])
-        let includePad = countIncludePad
-        var o = 0
-        for plane in 0..<l.planes {
-            let px = x + plane * l.inPlane
-            for od in 0..<l.output[0] {
-                for oh in 0..<l.output[1] {
-                    for ow in 0..<l.output[2] {
-                        var sum: T = 0
-                        var d = a0.first[od]
-                        for _ in 0..<a0.count[od] {
-                            var h = a1.first[oh]
-                            for _ in 0..<a1.count[oh] {
-                                let row = (d * H + h) * W
-                                var w = a2.first[ow]
-                                for _ in 0..<a2.count[ow] {
-                                    sum += px[row + w]
-                                    w += a2.step
+        let (outD, outH, outW) = (l.output[0], l.output[1], l.output[2])
+        let (dStep, hStep, wStep) = (a0.step, a1.step, a2.step)
+        // One table of (first, count, padded) per axis, flattened: [firsts | counts | paddeds].
+        let tables = [a0, a1, a2].map { $0.first + $0.count + $0.padded }
+        tables[0].withUnsafeBufferPointer { t0 in
+        tables[1].withUnsafeBufferPointer { t1 in
+        tables[2].withUnsafeBufferPointer { t2 in
+            var o = planes.lowerBound * l.outPlane
+            for plane in planes {
+                let px = x + plane * l.inPlane
+                for od in 0..<outD {
+                    for oh in 0..<outH {
+                        for ow in 0..<outW {
+                            var sum: T = 0
+                            var d = t0[od]
+                            for _ in 0..<t0[outD + od] {
+                                var h = t1[oh]
+                                for _ in 0..<t1[outH + oh] {
+                                    let row = px + (d * H + h) * W
+                                    var w = t2[ow]
+                                    for _ in 0..<t2[outW + ow] {
+                                        sum += row[w]
+                                        w += wStep
+                                    }
+                                    h += hStep
                                 }
-                                h += a1.step
+                                d += dStep
                             }
-                            d += a0.step
+                            let divisor = includePad
+                                ? t0[2 * outD + od] * t1[2 * outH + oh] * t2[2 * outW + ow]
+                                : t0[outD + od] * t1[outH + oh] * t2[outW + ow]
+                            y[o] = divisor > 0 ? sum / T(divisor) : 0
+                            o += 1
                         }
-                        let divisor = includePad
-                            ? a0.padded[od] * a1.padded[oh] * a2.padded[ow]
-                            : a0.count[od] * a1.count[oh] * a2.count[ow]
-                        y[o] = divisor > 0 ? sum / T(divisor) : 0
-                        o += 1
                     }
                 }
             }
-        }
+        }}}
     }
 }
 

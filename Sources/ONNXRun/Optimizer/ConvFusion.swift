@@ -103,70 +103,6 @@ struct BatchNormIntoConv: OptimizationPass {
     }
 }
 
-/// Folds a Mul or Add by a per-output-channel (or scalar) constant that follows a Conv into the
-/// Conv's weights and bias: Mul by s gives W' = W·s, B' = B·s; Add of a gives B' = B + a.
-struct ConvAffineFolding: OptimizationPass {
-    var name: String { "conv-affine-folding" }
-
-    func run(on model: inout Model) throws -> Bool {
-        var graph = model.graph
-        let constants = Optimizer.constantNames(of: model)
-        let uses = ValueUses(graph)
-        let producer = graph.producerIndices
-        var removed = Set<Int>()
-        var changedConvs = Set<Int>()
-        for (index, op) in graph.nodes.enumerated() where (op.isStandard("Mul") || op.isStandard("Add")) && op.inputs.count == 2 && op.outputs.count == 1 {
-            for (y, c) in [(op.inputs[0], op.inputs[1]), (op.inputs[1], op.inputs[0])] {
-                guard constants.contains(c), let factor = graph.initializers[c], factor.dataType == .float,
-                      let convIndex = producer[y], !changedConvs.contains(convIndex), graph.nodes[convIndex].isStandard("Conv"),
-                      uses.hasSingleConsumer(y) else { continue }
-                let conv = graph.nodes[convIndex]
-                guard conv.inputs.count >= 2, constants.contains(conv.inputs[1]),
-                      conv.inputs.count < 3 || conv.inputs[2].isEmpty || constants.contains(conv.inputs[2]),
-                      let w = graph.initializers[conv.inputs[1]], w.dataType == .float, w.rank >= 3,
-                      let perChannel = try Self.channelValues(factor, channels: w.shape[0], outputRank: w.rank) else { continue }
-                let channels = w.shape[0], size = w.count / channels
-                var bias = conv.inputs.count >= 3 && !conv.inputs[2].isEmpty ? try Conversion.floats(graph.initializers[conv.inputs[2]]!) : [Float](repeating: 0, count: channels)
-                guard bias.count == channels else { continue }
-                var weights = try w.scalars(as: Float.self)
-                if op.opType == "Mul" {
-                    for ch in 0..<channels {
-                        for j in 0..<size { weights[ch * size + j] *= perChannel[ch] }
-                        bias[ch] *= perChannel[ch]
-                    }
-                } else {
-                    for ch in 0..<channels { bias[ch] += perChannel[ch] }
-                }
-                let weightName = graph.freshName("\(conv.name)/weight_folded"), biasName = graph.freshName("\(conv.name)/bias_folded")
-                graph.initializers[weightName] = try Tensor(shape: w.shape, scalars: weights)
-                graph.initializers[biasName] = try Tensor(shape: [channels], scalars: bias)
-                var folded = conv
-                folded.inputs = [conv.inputs[0], weightName, biasName]
-                folded.outputs = op.outputs
-                graph.nodes[convIndex] = folded
-                changedConvs.insert(convIndex)
-                removed.insert(index)
-                break
-            }
-        }
-        guard !removed.isEmpty else { return false }
-        graph.removeNodes(at: removed)
-        model.graph = graph
-        return true
-    }
-
-    /// The constant's value per output channel when it broadcasts only along the channel axis of a
-    /// Conv output of rank `outputRank` (shape [C,1,..,1] right-aligned, or one element); else nil.
-    static func channelValues(_ t: Tensor, channels: Int, outputRank: Int) throws -> [Float]? {
-        let values = try Conversion.floats(t)
-        if t.count == 1 { return Array(repeating: values[0], count: channels) }
-        guard t.rank <= outputRank, t.count == channels else { return nil }
-        let aligned = Array(repeating: 1, count: outputRank - t.rank) + t.shape
-        guard aligned[1] == channels, aligned.enumerated().allSatisfy({ $0.offset == 1 || $0.element == 1 }) else { return nil }
-        return values
-    }
-}
-
 /// Replaces Conv → activation (any `FusedActivation.matching`: Relu, LeakyRelu, Clip with constant
 /// bounds, Sigmoid, Tanh, HardSigmoid, Gelu) by one `FusedConv` node of this project's domain.
 struct ConvActivationFusion: OptimizationPass {
@@ -199,5 +135,124 @@ struct ConvActivationFusion: OptimizationPass {
         model.graph = graph
         model.opsetImports[FusedActivation.domain] = 1
         return true
+    }
+}
+
+/// Folds a per-channel Mul or Add by a constant into the Conv or BatchNormalization before it
+/// (DenseNet's exported graphs scale and shift every BatchNormalization output this way):
+/// Conv: W' = W·s, B' = B·s (Mul) or B' = B + b (Add); BatchNormalization: γ' = γ·s, β' = β·s
+/// (Mul) or β' = β + b (Add). The Conv can then take a following activation as a FusedConv.
+struct ScaleShiftIntoProducer: OptimizationPass {
+    var name: String { "scale-shift-into-producer" }
+
+    func run(on model: inout Model) throws -> Bool {
+        var changed = false
+        while try foldOnce(&model) { changed = true }
+        return changed
+    }
+
+    /// One sweep; each producer takes at most one Mul or Add per sweep.
+    private func foldOnce(_ model: inout Model) throws -> Bool {
+        var graph = model.graph
+        let constants = Optimizer.constantNames(of: model)
+        let uses = ValueUses(graph)
+        let producer = graph.producerIndices
+        var removed = Set<Int>(), rewritten = Set<Int>()
+        // Ranks of BatchNormalization outputs come from shape inference, run only when needed.
+        var inferred: ShapeInference.Result?
+        for (index, op) in graph.nodes.enumerated() where op.isStandard("Mul") || op.isStandard("Add") {
+            guard op.inputs.count == 2, op.outputs.count == 1, !op.outputs[0].isEmpty else { continue }
+            // One operand is a per-channel constant, the other comes from a foldable producer.
+            for side in 0..<2 {
+                let (data, constant) = (op.inputs[side], op.inputs[1 - side])
+                guard constants.contains(constant), let values = graph.initializers[constant], values.dataType == .float,
+                      let p = producer[data], !removed.contains(p), !rewritten.contains(p),
+                      uses.hasSingleConsumer(data)
+                else { continue }
+                let node = graph.nodes[p]
+                let isMul = op.opType == "Mul"
+                let folded: Node?
+                if node.isStandard("Conv") {
+                    folded = try foldIntoConv(node, values, isMul: isMul, name: op.outputs[0], &graph, constants)
+                } else if node.isStandard("BatchNormalization") {
+                    if inferred == nil { inferred = ShapeInference.infer(model) }
+                    guard let rank = inferred?.shape(of: data)?.count else { continue }
+                    folded = try foldIntoBatchNorm(node, values, rank: rank, isMul: isMul, name: op.outputs[0], &graph, constants)
+                } else {
+                    folded = nil
+                }
+                guard var folded else { continue }
+                folded.outputs = [op.outputs[0]]
+                graph.nodes[p] = folded
+                removed.insert(index)
+                rewritten.insert(p)
+                break
+            }
+        }
+        guard !removed.isEmpty else { return false }
+        graph.removeNodes(at: removed)
+        model.graph = graph
+        return true
+    }
+
+    /// The constant's values per channel (one value repeated for a scalar), when it broadcasts
+    /// against an output of rank `rank` along the channel axis (1) only.
+    private func perChannel(_ t: Tensor, channels: Int, rank: Int) throws -> [Float]? {
+        guard t.rank <= rank else { return nil }
+        let shape = [Int](repeating: 1, count: rank - t.rank) + t.shape
+        let values = try Conversion.floats(t)
+        if shape.allSatisfy({ $0 == 1 }) { return [Float](repeating: values[0], count: channels) }
+        guard rank >= 2, shape[1] == channels, shape.enumerated().allSatisfy({ $0.offset == 1 || $0.element == 1 }) else { return nil }
+        return values
+    }
+
+    private func foldIntoConv(_ conv: Node, _ t: Tensor, isMul: Bool, name: String, _ graph: inout Graph, _ constants: Set<String>) throws -> Node? {
+        guard conv.outputs.count == 1, conv.inputs.count >= 2, constants.contains(conv.inputs[1]),
+              conv.inputs.count < 3 || conv.inputs[2].isEmpty || constants.contains(conv.inputs[2]),
+              let w = graph.initializers[conv.inputs[1]], w.dataType == .float, w.rank >= 3,
+              let s = try perChannel(t, channels: w.shape[0], rank: w.rank)
+        else { return nil }
+        let channels = w.shape[0]
+        var bias = [Float](repeating: 0, count: channels)
+        if conv.inputs.count >= 3 && !conv.inputs[2].isEmpty {
+            guard let b = graph.initializers[conv.inputs[2]], b.dataType == .float, b.count == channels else { return nil }
+            bias = try b.scalars(as: Float.self)
+        }
+        var result = conv
+        if isMul {
+            var weights = try w.scalars(as: Float.self)
+            let perChannel = w.count / channels
+            for c in 0..<channels {
+                for j in 0..<perChannel { weights[c * perChannel + j] *= s[c] }
+                bias[c] *= s[c]
+            }
+            graph.initializers["\(name)/weight_folded"] = try Tensor(shape: w.shape, scalars: weights)
+            result.inputs = [conv.inputs[0], "\(name)/weight_folded", "\(name)/bias_folded"]
+        } else {
+            for c in 0..<channels { bias[c] += s[c] }
+            result.inputs = [conv.inputs[0], conv.inputs[1], "\(name)/bias_folded"]
+        }
+        graph.initializers["\(name)/bias_folded"] = try Tensor(shape: [channels], scalars: bias)
+        return result
+    }
+
+    private func foldIntoBatchNorm(_ bn: Node, _ t: Tensor, rank: Int, isMul: Bool, name: String, _ graph: inout Graph, _ constants: Set<String>) throws -> Node? {
+        guard bn.inputs.count == 5, bn.outputs.filter({ !$0.isEmpty }).count == 1, !bn.outputs[0].isEmpty,
+              (bn.attributes["training_mode"].map { if case .int(let v) = $0 { v == 0 } else { false } } ?? true),
+              bn.inputs[1...].allSatisfy({ constants.contains($0) }),
+              let gammaTensor = graph.initializers[bn.inputs[1]], let betaTensor = graph.initializers[bn.inputs[2]],
+              gammaTensor.dataType == .float, betaTensor.dataType == .float, gammaTensor.count == betaTensor.count,
+              let s = try perChannel(t, channels: gammaTensor.count, rank: rank)
+        else { return nil }
+        var gamma = try gammaTensor.scalars(as: Float.self), beta = try betaTensor.scalars(as: Float.self)
+        for c in 0..<gamma.count {
+            if isMul { gamma[c] *= s[c]; beta[c] *= s[c] } else { beta[c] += s[c] }
+        }
+        graph.initializers["\(name)/scale_folded"] = try Tensor(shape: gammaTensor.shape, scalars: gamma)
+        graph.initializers["\(name)/bias_folded"] = try Tensor(shape: betaTensor.shape, scalars: beta)
+        var result = bn
+        result.inputs[1] = "\(name)/scale_folded"
+        result.inputs[2] = "\(name)/bias_folded"
+        return result
     }
 }

@@ -21,7 +21,8 @@ public enum Optimizer {
         guard level > 1 else { return cleanup }
         let fusions: [any OptimizationPass] = [
             LayerNormFusion(), GeluFusion(), SiLUFusion(), AttentionFusion(), TransposeIntoMatMul(), MatMulBiasFusion(),
-            MatMulActivationFusion(), GemmActivationFusion(), BatchNormIntoConv(), ConvAffineFolding(), ConvActivationFusion(), DeadNodeElimination(),
+            MatMulActivationFusion(), GemmActivationFusion(), BatchNormIntoConv(), ScaleShiftIntoProducer(), ConvActivationFusion(),
+            DeadNodeElimination(),
         ]
         return cleanup + fusions
     }
