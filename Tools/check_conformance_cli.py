@@ -4,7 +4,8 @@
 For every test case and data set: runs `onnx-run MODEL input_*.pb --save-outputs DIR` as a
 separate process, then compares each output_<i>.pb with the expected one in numpy, the way the ONNX
 backend runner does: same dtype and shape, floats with np.testing.assert_allclose(rtol, atol),
-everything else exactly; sequences and optionals element by element.
+everything else exactly; sequences and optionals element by element. Cases whose model draws random
+values (Random*, Bernoulli, training-mode Dropout) are checked by the properties of a draw instead.
 
     .venv/bin/python Tools/check_conformance_cli.py Generated/node [more suite dirs...] [--binary PATH]
 """
@@ -54,9 +55,40 @@ def compare(actual, expected, rtol, atol):
                               expected.view(np.uint8) if expected.dtype.itemsize == 1 else expected), "values differ"
 
 
+RANDOM_OPS = {"RandomUniform", "RandomNormal", "RandomUniformLike", "RandomNormalLike", "Bernoulli", "Multinomial"}
+
+
+def draws_random_values(graph):
+    """True when the graph (or a subgraph, or a local function) draws random values."""
+    for node in graph.node:
+        if node.op_type in RANDOM_OPS or (node.op_type == "Dropout" and len(node.input) > 2 and node.input[2]):
+            return True
+        for attribute in node.attribute:
+            if attribute.type == onnx.AttributeProto.GRAPH and draws_random_values(attribute.g):
+                return True
+            if any(draws_random_values(g) for g in attribute.graphs):
+                return True
+    return False
+
+
+def compare_random_draw(actual, expected, rtol, atol):
+    """A random output can only match the reference draw in its properties: dtype and shape;
+    values in {0, 1} when the reference's are (Bernoulli, masks); otherwise each element is 0 or,
+    where the reference kept it, the reference's value (Dropout)."""
+    assert actual.dtype == expected.dtype, f"dtype {actual.dtype} != {expected.dtype}"
+    assert actual.shape == expected.shape, f"shape {actual.shape} != {expected.shape}"
+    a, e = actual.astype(np.float64).ravel(), expected.astype(np.float64).ravel()
+    if np.isin(e, (0, 1)).all():
+        assert np.isin(a, (0, 1)).all(), "a draw of this output must be 0 or 1"
+    else:
+        bad = (e != 0) & (a != 0) & (np.abs(a - e) > atol + rtol * np.abs(e))
+        assert not bad.any(), "a kept element differs from the reference's kept value"
+
+
 def check_case(binary, case, rtol, atol):
     model = onnx.load(case / "model.onnx", load_external_data=False)
     outputs = list(model.graph.output)
+    random = draws_random_values(model.graph) or any(draws_random_values(f) for f in model.functions)
     for data_set in sorted(case.glob("test_data_set_*")):
         inputs = sorted(data_set.glob("input_*.pb"), key=lambda p: int(p.stem.split("_")[1]))
         with tempfile.TemporaryDirectory() as out:
@@ -72,7 +104,10 @@ def check_case(binary, case, rtol, atol):
                 _, expected = load(expected_path, kind)
                 _, actual = load(pathlib.Path(out) / f"output_{i}.pb", kind)
                 try:
-                    compare(actual, expected, rtol, atol)
+                    if random and kind == "tensor_type":
+                        compare_random_draw(actual, expected, rtol, atol)
+                    else:
+                        compare(actual, expected, rtol, atol)
                 except AssertionError as error:
                     return f"{data_set.name} output {i}: {str(error).strip().splitlines()[0][:200]}"
     return None
