@@ -43,30 +43,6 @@ struct ExpansionFallback: Sendable {
     }
 }
 
-/// Element offsets of each matrix in a batched product whose batch dimensions broadcast, per operand.
-private func batchOffsets(_ shapes: [[Int]], matrixSizes: [Int]) throws -> (batch: [Int], offsets: [[Int]]) {
-    let batches = shapes.map { Array($0.dropLast(2)) }
-    let batch = try batches.dropFirst().reduce(batches[0]) { try Broadcast.shape($0, $1) }
-    let count = batch.reduce(1, *)
-    var offsets = [[Int]](repeating: [], count: shapes.count)
-    let strides = batches.map { Broadcast.strides(of: $0, in: batch) }
-    var index = [Int](repeating: 0, count: batch.count)
-    for _ in 0..<count {
-        for o in shapes.indices {
-            var offset = 0
-            for axis in batch.indices { offset += index[axis] * strides[o][axis] }
-            offsets[o].append(offset * matrixSizes[o])
-        }
-        var axis = batch.count - 1
-        while axis >= 0 {
-            index[axis] += 1
-            if index[axis] < batch[axis] { break }
-            index[axis] = 0
-            axis -= 1
-        }
-    }
-    return (batch, offsets)
-}
 
 /// FusedMatMul: Y = activation(op(A) · op(B) + bias), numpy MatMul semantics, where op swaps the
 /// last two axes when `perm_a` / `perm_b` is given (a Transpose folded into the product) and bias is

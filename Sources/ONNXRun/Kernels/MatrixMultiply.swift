@@ -135,42 +135,15 @@ struct MatMulKernel: TensorKernel {
         guard k == k2 else {
             throw ONNXRunError(.shapeMismatch, "MatMul inner dimensions differ: \(a.shape) × \(b.shape)")
         }
-        let aBatch = Array(aShape.dropLast(2)), bBatch = Array(bShape.dropLast(2))
-        let batch = try Broadcast.shape(aBatch, bBatch)
+        let (batch, offsets) = try batchOffsets([aShape, bShape], matrixSizes: [m * k, k * n])
         var outShape = batch
         if a.rank > 1 { outShape.append(m) }
         if b.rank > 1 { outShape.append(n) }
         let out = try Tensor(uninitialized: a.dataType, shape: outShape)
-        let batchCount = batch.reduce(1, *)
+        let batchCount = offsets[0].count
         if out.count == 0 { return out }
-
-        // Element offsets of each batch's matrices.
-        var aOffsets = [Int](), bOffsets = [Int]()
-        aOffsets.reserveCapacity(batchCount)
-        bOffsets.reserveCapacity(batchCount)
-        if batch.isEmpty {
-            aOffsets = [0]
-            bOffsets = [0]
-        } else {
-            let aStrides = Broadcast.strides(of: aBatch, in: batch), bStrides = Broadcast.strides(of: bBatch, in: batch)
-            var index = [Int](repeating: 0, count: batch.count)
-            var ao = 0, bo = 0
-            for _ in 0..<batchCount {
-                aOffsets.append(ao * m * k)
-                bOffsets.append(bo * k * n)
-                var axis = batch.count - 1
-                while axis >= 0 {
-                    index[axis] += 1
-                    ao += aStrides[axis]
-                    bo += bStrides[axis]
-                    if index[axis] < batch[axis] { break }
-                    ao -= aStrides[axis] * batch[axis]
-                    bo -= bStrides[axis] * batch[axis]
-                    index[axis] = 0
-                    axis -= 1
-                }
-            }
-        }
+        let aOffsets = offsets[0], bOffsets = offsets[1]
+        let aBatch = aShape.dropLast(2), bBatch = bShape.dropLast(2)
         // A stack of matrices times one shared B is a single tall product.
         let foldBatch = bBatch.reduce(1, *) == 1 && aBatch.count == batch.count && batchCount > 1
         let calls = foldBatch ? 1 : batchCount
@@ -293,4 +266,29 @@ extension KernelRegistry {
         r.register("MatMul", since: 1, 9, 13) { try MatMulKernel($0) }
         r.register("Gemm", since: 1, 6, 7, 9, 11, 13) { try GemmKernel($0) }
     }
+}
+
+/// Element offsets of each matrix in a batched product whose batch dimensions broadcast, per operand.
+func batchOffsets(_ shapes: [[Int]], matrixSizes: [Int]) throws -> (batch: [Int], offsets: [[Int]]) {
+    let batches = shapes.map { Array($0.dropLast(2)) }
+    let batch = try batches.dropFirst().reduce(batches[0]) { try Broadcast.shape($0, $1) }
+    let count = batch.reduce(1, *)
+    var offsets = [[Int]](repeating: [], count: shapes.count)
+    let strides = batches.map { Broadcast.strides(of: $0, in: batch) }
+    var index = [Int](repeating: 0, count: batch.count)
+    for _ in 0..<count {
+        for o in shapes.indices {
+            var offset = 0
+            for axis in batch.indices { offset += index[axis] * strides[o][axis] }
+            offsets[o].append(offset * matrixSizes[o])
+        }
+        var axis = batch.count - 1
+        while axis >= 0 {
+            index[axis] += 1
+            if index[axis] < batch[axis] { break }
+            index[axis] = 0
+            axis -= 1
+        }
+    }
+    return (batch, offsets)
 }
