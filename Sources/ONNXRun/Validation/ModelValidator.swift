@@ -101,13 +101,13 @@ public enum ModelValidator {
 
     /// Every finding for an already loaded model (without test data).
     public static func findings(for model: Model, options: Options = Options()) -> [ValidationFinding] {
+        let inference = ShapeInference.infer(model)
         var checker = StructureChecker(model: model)
-        checker.checkModel(opsetLimit: options.opsetLimit)
+        checker.checkModel(opsetLimit: options.opsetLimit, types: inference)
         var findings = checker.findings
         guard !findings.contains(where: { $0.severity == .error && ($0.check == "model" || $0.check == "graph") }) else {
             return findings
         }
-        let inference = ShapeInference.infer(model)
         for issue in inference.issues {
             findings.append(ValidationFinding(options.strict ? .error : .warning, "shapes", issue.message, subject: issue.subject))
         }

@@ -28,7 +28,8 @@ struct StructureChecker {
 
     // MARK: - Model
 
-    mutating func checkModel(opsetLimit: Int?) {
+    /// Runs every check; `types` is the model's shape inference, for the type-constraint check.
+    mutating func checkModel(opsetLimit: Int?, types: ShapeInference.Result) {
         let newestIR = OperatorSchemas.newestIRVersion
         if model.irVersion < 1 {
             error("model", "ir_version \(model.irVersion) is not a valid IR version (1...\(newestIR))")
@@ -57,7 +58,7 @@ struct StructureChecker {
         }
         checkGraph(model.graph, outer: [], opsets: model.opsetImports, path: "graph '\(model.graph.name)'", isMain: true)
         for f in model.functions { checkFunction(f) }
-        checkTypes()
+        checkTypes(types)
     }
 
     // MARK: - Graphs
@@ -85,15 +86,14 @@ struct StructureChecker {
                 }
             }
         }
-        var producedLater: [String: String] = [:]
-        for node in graph.nodes { for o in node.outputs where !o.isEmpty { producedLater[o] = node.label } }
+        let producerIndex = graph.producerIndices
         var producer: [String: String] = [:]
-        for node in graph.nodes {
+        for (index, node) in graph.nodes.enumerated() {
             for input in node.inputs where !input.isEmpty && !defined.contains(input) && !outer.contains(input) {
-                if let later = producedLater[input], later != node.label || producer[input] != nil {
-                    error("graph", "input '\(input)' is used before \(later) produces it (nodes must be in topological order)", node.label)
-                } else if producedLater[input] == node.label {
+                if producerIndex[input] == index {
                     error("graph", "input '\(input)' is the node's own output (a cycle)", node.label)
+                } else if let later = producerIndex[input] {
+                    error("graph", "input '\(input)' is used before \(graph.nodes[later].label) produces it (nodes must be in topological order)", node.label)
                 } else {
                     error("graph", "input '\(input)' is not produced by any node, initializer or graph input (dangling edge)", node.label)
                 }
@@ -188,9 +188,8 @@ struct StructureChecker {
 
     // MARK: - Element types
 
-    /// Checks the main graph's element types against the schemas' type constraints.
-    mutating func checkTypes() {
-        let inference = ShapeInference.infer(model)
+    /// Checks the main graph's element types, as `inference` found them, against the schemas' type constraints.
+    mutating func checkTypes(_ inference: ShapeInference.Result) {
         for node in model.graph.nodes {
             let domain = node.domain == "ai.onnx" ? "" : node.domain
             guard let opset = model.opsetImports[domain], functions["\(domain)|\(node.opType)"] == nil,
