@@ -28,15 +28,13 @@ public enum TestCaseRunner {
         public var note: String? = nil
     }
 
-    /// Operators whose outputs are random draws: their cases are checked by properties (type,
-    /// shape, value set), since the expected values are one particular draw of numpy's generator.
-    static let randomOperators: Set<String> = ["RandomUniform", "RandomNormal", "RandomUniformLike", "RandomNormalLike", "Bernoulli", "Multinomial"]
-
-    /// True when the graph (or a subgraph) draws random values: a random operator, or a Dropout
-    /// whose training_mode input is given.
+    /// True when the graph (or a subgraph) draws random values: a random operator (the ones
+    /// constant folding leaves alone), or a Dropout whose training_mode input is given. Such cases
+    /// are checked by properties (type, shape, value set), since the expected values are one
+    /// particular draw of numpy's generator.
     static func drawsRandomValues(_ graph: Graph) -> Bool {
         graph.nodes.contains { node in
-            if randomOperators.contains(node.opType) { return true }
+            if ConstantFolding.nondeterministic.contains(node.opType) { return true }
             if node.opType == "Dropout", node.inputs.count > 2, !node.inputs[2].isEmpty { return true }
             return node.attributes.values.contains { attribute in
                 switch attribute {
