@@ -45,13 +45,11 @@ public struct FlopEstimate: Sendable {
                 if let input { flops = 2 * count(out) * (input.last ?? 1) }
             case "Gemm":
                 if let input, input.count == 2 {
-                    let transA = node.attributes["transA"].map { if case .int(let v) = $0 { v != 0 } else { false } } ?? false
+                    let transA = (node.intAttribute("transA") ?? 0) != 0
                     flops = 2 * count(out) * (transA ? input[0] : input[1])
                 }
             case "MaxPool", "AveragePool", "LpPool":
-                var window = 1
-                if case .ints(let k)? = node.attributes["kernel_shape"] { window = k.reduce(1, *) }
-                flops = count(out) * window
+                flops = count(out) * (node.intsAttribute("kernel_shape")?.reduce(1, *) ?? 1)
             case "GlobalAveragePool", "GlobalMaxPool", "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin":
                 flops = input.map(count) ?? 0
             case "BatchNormalization", "InstanceNormalization", "LayerNormalization", "GroupNormalization", "RMSNormalization",

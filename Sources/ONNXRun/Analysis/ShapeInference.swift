@@ -160,18 +160,6 @@ public struct ShapeInference {
     /// `[batch,3,224,224]`.
     static func text(_ shape: [Dimension]) -> String { "[" + shape.map(\.description).joined(separator: ",") + "]" }
 
-    /// The integer attribute `name`, if set.
-    static func int(_ node: Node, _ name: String) -> Int? {
-        if case .int(let v)? = node.attributes[name] { return v }
-        return nil
-    }
-
-    /// The integer-list attribute `name`, if set.
-    static func ints(_ node: Node, _ name: String) -> [Int]? {
-        if case .ints(let v)? = node.attributes[name] { return v }
-        return nil
-    }
-
     /// Normalizes a possibly negative axis; nil when out of range.
     static func axis(_ a: Int, rank: Int) -> Int? {
         let r = a < 0 ? a + rank : a

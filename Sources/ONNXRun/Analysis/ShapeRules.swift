@@ -21,8 +21,8 @@ extension ShapeInference {
         let domain = node.domain == "ai.onnx" ? "" : node.domain
         for attribute in node.attributes.values {
             switch attribute {
-            case .graph(let g): inferSubgraph(g)
-            case .graphs(let gs): gs.forEach { inferSubgraph($0) }
+            case .graph(let g): run(g)
+            case .graphs(let gs): gs.forEach { run($0) }
             default: break
             }
         }
@@ -39,7 +39,7 @@ extension ShapeInference {
         if Self.sameShapeOps.contains(op) {
             if op == "Dropout", node.outputs.count > 1 { return [Self.tensor(elements.first ?? nil, shape0), Self.tensor(.bool, shape0)] }
             if op == "LayerNormalization" { return [Self.tensor(elements.first ?? nil, shape0)] + elements.dropFirst().map { $0.map { Self.tensor($0, nil) } } }
-            if op == "Cast", let to = Self.int(node, "to"), let t = DataType(rawValue: Int32(truncatingIfNeeded: to)) {
+            if op == "Cast", let to = node.intAttribute("to"), let t = DataType(rawValue: Int32(truncatingIfNeeded: to)) {
                 if let v = values[first] { values[node.outputs[0]] = v }
                 return out(shape0, t)
             }
@@ -95,7 +95,7 @@ extension ShapeInference {
             guard let s = shape0, let repeats = knownInts(node.inputs.count > 1 ? node.inputs[1] : ""), repeats.count == s.count else { return out(shape0.map { Array(repeating: .unknown, count: $0.count) }) }
             return out(zip(s, repeats).map { d, r in d.value.map { .known($0 * r) } ?? (r == 1 ? d : .unknown) })
         case "Pad":
-            guard let s = shape0, let pads = knownInts(node.inputs.count > 1 ? node.inputs[1] : "") ?? Self.ints(node, "pads"),
+            guard let s = shape0, let pads = knownInts(node.inputs.count > 1 ? node.inputs[1] : "") ?? node.intsAttribute("pads"),
                   pads.count == 2 * s.count, node.inputs.count < 4 || node.inputs[3].isEmpty else { return out(shape0.map { Array(repeating: .unknown, count: $0.count) }) }
             return out(s.enumerated().map { i, d in d.value.map { .known($0 + pads[i] + pads[i + s.count]) } ?? (pads[i] == 0 && pads[i + s.count] == 0 ? d : .unknown) })
         default:
@@ -120,12 +120,6 @@ extension ShapeInference {
             if let allowed = schema.typeConstraints[formal.typeString], allowed.count == 1, let only = allowed.first { return DataType(name: only) }
             return formal.typeString.hasPrefix("tensor(") ? DataType(name: formal.typeString) : nil
         }
-    }
-
-    mutating func inferSubgraph(_ graph: Graph) {
-        let savedIssues = issues.count
-        run(graph)
-        _ = savedIssues
     }
 
     // MARK: - Rules
@@ -201,7 +195,7 @@ extension ShapeInference {
 
     mutating func shapeOf(_ node: Node, _ input: [Dimension]?) -> [ValueType?] {
         guard let input else { return [Self.tensor(.int64, [.unknown])] }
-        var start = Self.int(node, "start") ?? 0, end = Self.int(node, "end") ?? input.count
+        var start = node.intAttribute("start") ?? 0, end = node.intAttribute("end") ?? input.count
         if start < 0 { start += input.count }
         if end < 0 { end += input.count }
         start = min(max(start, 0), input.count)
@@ -234,18 +228,18 @@ extension ShapeInference {
     }
 
     mutating func conv(_ node: Node) -> [Dimension]? {
-        let xName = node.opType == "QLinearConv" ? node.inputs.first ?? "" : node.inputs.first ?? ""
+        let xName = node.inputs.first ?? ""
         let wName = node.opType == "QLinearConv" ? (node.inputs.count > 3 ? node.inputs[3] : "") : (node.inputs.count > 1 ? node.inputs[1] : "")
         guard let x = shape(xName), let w = shape(wName), x.count >= 3, w.count == x.count else { return nil }
-        let group = Self.int(node, "group") ?? 1
+        let group = node.intAttribute("group") ?? 1
         if let c = x[1].value, let wc = w[1].value, c != wc * group {
             report(node, "input has \(c) channels but the weights \(Self.text(w)) with group \(group) expect \(wc * group)")
         }
         let spatial = x.count - 2
-        let kernel = Self.ints(node, "kernel_shape") ?? w.dropFirst(2).map { $0.value ?? 1 }
-        let strides = Self.ints(node, "strides") ?? Array(repeating: 1, count: spatial)
-        let dilations = Self.ints(node, "dilations") ?? Array(repeating: 1, count: spatial)
-        let pads = Self.ints(node, "pads") ?? Array(repeating: 0, count: 2 * spatial)
+        let kernel = node.intsAttribute("kernel_shape") ?? w.dropFirst(2).map { $0.value ?? 1 }
+        let strides = node.intsAttribute("strides") ?? Array(repeating: 1, count: spatial)
+        let dilations = node.intsAttribute("dilations") ?? Array(repeating: 1, count: spatial)
+        let pads = node.intsAttribute("pads") ?? Array(repeating: 0, count: 2 * spatial)
         guard kernel.count == spatial, strides.count == spatial, dilations.count == spatial, pads.count == 2 * spatial else { return nil }
         let autoPad = Self.autoPad(node)
         return [x[0], w[0]] + (0..<spatial).map {
@@ -254,13 +248,13 @@ extension ShapeInference {
     }
 
     func pool(_ node: Node, _ x: [Dimension]?) -> [Dimension]? {
-        guard let x, x.count >= 3, let kernel = Self.ints(node, "kernel_shape") else { return nil }
+        guard let x, x.count >= 3, let kernel = node.intsAttribute("kernel_shape") else { return nil }
         let spatial = x.count - 2
-        let strides = Self.ints(node, "strides") ?? Array(repeating: 1, count: spatial)
-        let dilations = Self.ints(node, "dilations") ?? Array(repeating: 1, count: spatial)
-        let pads = Self.ints(node, "pads") ?? Array(repeating: 0, count: 2 * spatial)
+        let strides = node.intsAttribute("strides") ?? Array(repeating: 1, count: spatial)
+        let dilations = node.intsAttribute("dilations") ?? Array(repeating: 1, count: spatial)
+        let pads = node.intsAttribute("pads") ?? Array(repeating: 0, count: 2 * spatial)
         guard kernel.count == spatial, strides.count == spatial, dilations.count == spatial, pads.count == 2 * spatial else { return nil }
-        let ceil = (Self.int(node, "ceil_mode") ?? 0) != 0
+        let ceil = (node.intAttribute("ceil_mode") ?? 0) != 0
         let autoPad = Self.autoPad(node)
         return [x[0], x[1]] + (0..<spatial).map {
             Self.window(x[$0 + 2], kernel: kernel[$0], stride: strides[$0], dilation: dilations[$0], padBegin: pads[$0], padEnd: pads[$0 + spatial], autoPad: autoPad, ceil: ceil)
@@ -286,7 +280,7 @@ extension ShapeInference {
 
     mutating func gemm(_ node: Node) -> [Dimension]? {
         guard node.inputs.count >= 2, let a = shape(node.inputs[0]), let b = shape(node.inputs[1]), a.count == 2, b.count == 2 else { return nil }
-        let ta = (Self.int(node, "transA") ?? 0) != 0, tb = (Self.int(node, "transB") ?? 0) != 0
+        let ta = (node.intAttribute("transA") ?? 0) != 0, tb = (node.intAttribute("transB") ?? 0) != 0
         let m = ta ? a[1] : a[0], k1 = ta ? a[0] : a[1], k2 = tb ? b[1] : b[0], n = tb ? b[0] : b[1]
         if let p = k1.value, let q = k2.value, p != q {
             report(node, "inner dimensions differ: A \(Self.text(a)) and B \(Self.text(b)) with transA=\(ta ? 1 : 0), transB=\(tb ? 1 : 0) (\(p) vs \(q))")
@@ -300,7 +294,7 @@ extension ShapeInference {
 
     func flatten(_ node: Node, _ x: [Dimension]?) -> [Dimension]? {
         guard let x else { return [.unknown, .unknown] }
-        var axis = Self.int(node, "axis") ?? 1
+        var axis = node.intAttribute("axis") ?? 1
         if axis < 0 { axis += x.count }
         guard axis >= 0, axis <= x.count else { return nil }
         func product(_ dims: ArraySlice<Dimension>) -> Dimension {
@@ -314,7 +308,7 @@ extension ShapeInference {
 
     mutating func transpose(_ node: Node, _ x: [Dimension]?) -> [Dimension]? {
         guard let x else { return nil }
-        let perm = Self.ints(node, "perm") ?? Array((0..<x.count).reversed())
+        let perm = node.intsAttribute("perm") ?? Array((0..<x.count).reversed())
         guard perm.count == x.count, Set(perm) == Set(0..<x.count) else {
             report(node, "perm \(perm) is not a permutation of the input's \(x.count) axes")
             return nil
@@ -326,13 +320,13 @@ extension ShapeInference {
         let target: [Dimension]
         if let v = node.inputs.count > 1 ? values[node.inputs[1]] : nil {
             target = v
-        } else if let s = Self.ints(node, "shape") {
+        } else if let s = node.intsAttribute("shape") {
             target = s.map { .known($0) }
         } else {
             if node.inputs.count > 1, let s = shape(node.inputs[1]), s.count == 1, let n = s[0].value { return Array(repeating: .unknown, count: n) }
             return nil
         }
-        let allowZero = (Self.int(node, "allowzero") ?? 0) != 0
+        let allowZero = (node.intAttribute("allowzero") ?? 0) != 0
         var result = target.enumerated().map { i, d -> Dimension in
             if d == .known(0), !allowZero { return x.flatMap { i < $0.count ? $0[i] : nil } ?? .unknown }
             return d
@@ -369,7 +363,7 @@ extension ShapeInference {
     }
 
     mutating func squeeze(_ node: Node, _ x: [Dimension]?) -> [Dimension]? {
-        let axes = (node.inputs.count > 1 ? knownInts(node.inputs[1]) : nil) ?? Self.ints(node, "axes")
+        let axes = (node.inputs.count > 1 ? knownInts(node.inputs[1]) : nil) ?? node.intsAttribute("axes")
         let input = node.inputs.first ?? ""
         if node.opType == "Unsqueeze" {
             guard let axes else { return nil }
@@ -403,7 +397,7 @@ extension ShapeInference {
         if inputs.allSatisfy({ values[$0] != nil }) { values[node.outputs[0]] = inputs.flatMap { values[$0]! } }
         let shapes = inputs.map { shape($0) }
         guard let firstShape = shapes.first ?? nil, shapes.allSatisfy({ $0?.count == firstShape.count }) else { return nil }
-        guard let axis = Self.axis(Self.int(node, "axis") ?? 0, rank: firstShape.count) else { return nil }
+        guard let axis = Self.axis(node.intAttribute("axis") ?? 0, rank: firstShape.count) else { return nil }
         var result = firstShape
         var total: Int? = 0
         for s in shapes {
@@ -423,7 +417,7 @@ extension ShapeInference {
 
     mutating func gather(_ node: Node) -> [Dimension]? {
         guard node.inputs.count == 2, let data = shape(node.inputs[0]), let indices = shape(node.inputs[1]) else { return nil }
-        guard let axis = Self.axis(Self.int(node, "axis") ?? 0, rank: data.count) else {
+        guard let axis = Self.axis(node.intAttribute("axis") ?? 0, rank: data.count) else {
             report(node, "axis is out of range for data of rank \(data.count)")
             return nil
         }
@@ -441,7 +435,7 @@ extension ShapeInference {
         guard let x else { return nil }
         let starts: [Int]?, ends: [Int]?, axesList: [Int]?, steps: [Int]?
         if defaultOpset < 10 || node.inputs.count == 1 {
-            starts = Self.ints(node, "starts"); ends = Self.ints(node, "ends"); axesList = Self.ints(node, "axes"); steps = nil
+            starts = node.intsAttribute("starts"); ends = node.intsAttribute("ends"); axesList = node.intsAttribute("axes"); steps = nil
         } else {
             starts = knownInts(node.inputs[1])
             ends = node.inputs.count > 2 ? knownInts(node.inputs[2]) : nil
@@ -497,11 +491,11 @@ extension ShapeInference {
 
     func reduce(_ node: Node, _ x: [Dimension]?) -> [Dimension]? {
         guard let x else { return nil }
-        let keep = (Self.int(node, "keepdims") ?? 1) != 0
+        let keep = (node.intAttribute("keepdims") ?? 1) != 0
         var axes: [Int]
         if node.opType.hasPrefix("Arg") {
-            axes = [Self.int(node, "axis") ?? 0]
-        } else if let a = Self.ints(node, "axes") {
+            axes = [node.intAttribute("axis") ?? 0]
+        } else if let a = node.intsAttribute("axes") {
             axes = a
         } else if node.inputs.count > 1, !node.inputs[1].isEmpty {
             guard let a = knownInts(node.inputs[1]) else { return keep ? Array(repeating: .unknown, count: x.count) : nil }
@@ -510,7 +504,7 @@ extension ShapeInference {
             axes = []
         }
         if axes.isEmpty {
-            if (Self.int(node, "noop_with_empty_axes") ?? 0) != 0 { return x }
+            if (node.intAttribute("noop_with_empty_axes") ?? 0) != 0 { return x }
             axes = Array(0..<x.count)
         }
         let normalized = Set(axes.compactMap { Self.axis($0, rank: x.count) })
@@ -519,18 +513,18 @@ extension ShapeInference {
 
     func split(_ node: Node, _ x: [Dimension]?, _ type: DataType?) -> [ValueType?] {
         let count = node.outputs.count
-        guard let x, let axis = Self.axis(Self.int(node, "axis") ?? 0, rank: x.count) else {
+        guard let x, let axis = Self.axis(node.intAttribute("axis") ?? 0, rank: x.count) else {
             return Array(repeating: Self.tensor(type, nil), count: count)
         }
         let splitInput = node.inputs.count > 1 && !node.inputs[1].isEmpty
-        let sizes = (splitInput ? knownInts(node.inputs[1]) : nil) ?? Self.ints(node, "split")
+        let sizes = (splitInput ? knownInts(node.inputs[1]) : nil) ?? node.intsAttribute("split")
         if splitInput && sizes == nil {
             return (0..<count).map { _ in var s = x; s[axis] = .unknown; return Self.tensor(type, s) }
         }
         return (0..<count).map { i in
             var s = x
             if let sizes, i < sizes.count { s[axis] = .known(sizes[i]) }
-            else if let n = x[axis].value, sizes == nil, Self.int(node, "num_outputs") == nil || n % count == 0 {
+            else if let n = x[axis].value, sizes == nil, node.intAttribute("num_outputs") == nil || n % count == 0 {
                 s[axis] = n % count == 0 ? .known(n / count) : .unknown
             } else { s[axis] = .unknown }
             return Self.tensor(type, s)

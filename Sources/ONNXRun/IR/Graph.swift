@@ -31,6 +31,24 @@ public struct Node: Sendable {
 
     /// A description such as `Conv node "conv1"` for messages.
     public var label: String { "\(opType) node \"\(name)\"" }
+
+    /// The value of an INT attribute; nil when it is absent or of another kind.
+    func intAttribute(_ name: String) -> Int? {
+        if case .int(let v)? = attributes[name] { return v }
+        return nil
+    }
+
+    /// The value of a FLOAT attribute; nil when it is absent or of another kind.
+    func floatAttribute(_ name: String) -> Float? {
+        if case .float(let v)? = attributes[name] { return v }
+        return nil
+    }
+
+    /// The value of an INTS attribute; nil when it is absent or of another kind.
+    func intsAttribute(_ name: String) -> [Int]? {
+        if case .ints(let v)? = attributes[name] { return v }
+        return nil
+    }
 }
 
 /// A computation graph: nodes plus the values flowing into and out of it.

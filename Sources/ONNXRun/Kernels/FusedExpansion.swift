@@ -126,6 +126,16 @@ enum FusedExpansion {
     }
 }
 
+extension Node {
+    /// Sets a fused node's `activation` / `activation_params` attributes (read back by
+    /// `FusedActivation.init(_:)`).
+    mutating func setActivation(_ activation: FusedActivation) {
+        let (name, parameters) = activation.attributes
+        attributes["activation"] = .string(name)
+        attributes["activation_params"] = parameters.isEmpty ? nil : .floats(parameters)
+    }
+}
+
 extension FusedActivation {
     /// The activation of a fused node (`activation` / `activation_params`), nil when it has none.
     init?(_ node: Node) throws {

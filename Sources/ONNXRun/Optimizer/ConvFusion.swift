@@ -70,7 +70,7 @@ struct BatchNormIntoConv: OptimizationPass {
                   conv.inputs.count < 3 || conv.inputs[2].isEmpty || constants.contains(conv.inputs[2]),
                   let w = graph.initializers[conv.inputs[1]], w.dataType == .float, w.rank >= 3
             else { continue }
-            let epsilon: Float = if case .float(let e)? = bn.attributes["epsilon"] { e } else { 1e-5 }
+            let epsilon = bn.floatAttribute("epsilon") ?? 1e-5
             let params = try bn.inputs[1...].map { try Conversion.floats(graph.initializers[$0]!) }
             let channels = w.shape[0]
             guard params.allSatisfy({ $0.count == channels }) else { continue }
@@ -124,9 +124,7 @@ struct ConvActivationFusion: OptimizationPass {
             fused.opType = "FusedConv"
             fused.domain = FusedActivation.domain
             fused.outputs = act.outputs
-            let (name, parameters) = activation.attributes
-            fused.attributes["activation"] = .string(name)
-            if !parameters.isEmpty { fused.attributes["activation_params"] = .floats(parameters) }
+            fused.setActivation(activation)
             graph.nodes[convIndex] = fused
             removed.insert(index)
         }

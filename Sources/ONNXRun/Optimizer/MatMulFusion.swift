@@ -24,7 +24,7 @@ struct TransposeIntoMatMul: OptimizationPass {
                     fused.attributes[permName] = .ints(perm)
                 } else {
                     guard perm.count == 2 else { continue }
-                    let current: Int = if case .int(let v)? = node.attributes[transName] { v } else { 0 }
+                    let current = node.intAttribute(transName) ?? 0
                     fused.attributes[transName] = .int(current == 0 ? 1 : 0)
                 }
                 fused.inputs[operand] = transpose.inputs[0]
@@ -92,9 +92,7 @@ struct MatMulActivationFusion: OptimizationPass {
             fused.opType = "FusedMatMul"
             fused.domain = FusedActivation.domain
             fused.outputs = act.outputs
-            let (name, parameters) = activation.attributes
-            fused.attributes["activation"] = .string(name)
-            if !parameters.isEmpty { fused.attributes["activation_params"] = .floats(parameters) }
+            fused.setActivation(activation)
             rewrites.append(Rewrite(removed: [p, i], replacement: fused))
         }
         return model.apply(rewrites)
@@ -106,10 +104,7 @@ extension FusedActivation {
     /// Relu, LeakyRelu, Clip with constant bounds, Sigmoid, Tanh, HardSigmoid, HardSwish, Gelu
     /// (standard from opset 20, or this project's) and this project's SiLU.
     static func matching(_ node: Node, index: PatternIndex, opset: Int) throws -> FusedActivation? {
-        func float(_ name: String, _ fallback: Float) -> Float {
-            if case .float(let v)? = node.attributes[name] { return v }
-            return fallback
-        }
+        func float(_ name: String, _ fallback: Float) -> Float { node.floatAttribute(name) ?? fallback }
         if node.domain == FusedActivation.domain, node.opType == "SiLU" { return .silu }
         if node.domain == FusedActivation.domain, node.opType == "Gelu" {
             guard case .string(let approximate)? = node.attributes["approximate"] else { return .gelu }
@@ -154,19 +149,20 @@ struct GemmActivationFusion: OptimizationPass {
         var newInitializers: [String: Tensor] = [:]
         for (i, act) in model.graph.nodes.enumerated() where act.outputs.count == 1 && !act.inputs.isEmpty {
             guard let (g, gemm) = index.producer(of: act.inputs[0], "Gemm"), index.isReadOnly(act.inputs[0], by: i),
-                  gemm.inputs.count >= 2, gemm.outputs.count == 1, Self.float(gemm, "alpha") == 1, Self.float(gemm, "beta") == 1,
-                  Self.int(gemm, "transA") == 0, opset >= 7,
+                  gemm.inputs.count >= 2, gemm.outputs.count == 1, (gemm.floatAttribute("alpha") ?? 1) == 1,
+                  (gemm.floatAttribute("beta") ?? 1) == 1, (gemm.intAttribute("transA") ?? 0) == 0, opset >= 7,
                   let activation = try FusedActivation.matching(act, index: index, opset: opset)
             else { continue }
             var fused = fusedNode("FusedMatMul", name: gemm.name, inputs: Array(gemm.inputs.prefix(2)), outputs: act.outputs)
-            if Self.int(gemm, "transB") != 0 { fused.attributes["perm_b"] = .ints([1, 0]) }
+            let transB = (gemm.intAttribute("transB") ?? 0) != 0
+            if transB { fused.attributes["perm_b"] = .ints([1, 0]) }
             if gemm.inputs.count > 2, !gemm.inputs[2].isEmpty {
                 // The bias must be a constant float vector over the output columns: [N] or [1, N].
                 let c = gemm.inputs[2]
                 guard index.constants.contains(c), let bias = index.graph.initializers[c], bias.dataType == .float,
                       bias.rank == 1 || (bias.rank == 2 && bias.shape[0] == 1),
                       let b = index.graph.initializers[gemm.inputs[1]], b.rank == 2,
-                      bias.count == (Self.int(gemm, "transB") != 0 ? b.shape[0] : b.shape[1]) else { continue }
+                      bias.count == (transB ? b.shape[0] : b.shape[1]) else { continue }
                 if bias.rank == 1 {
                     fused.inputs.append(c)
                 } else {
@@ -175,22 +171,10 @@ struct GemmActivationFusion: OptimizationPass {
                     fused.inputs.append(name)
                 }
             }
-            let (activationName, parameters) = activation.attributes
-            fused.attributes["activation"] = .string(activationName)
-            if !parameters.isEmpty { fused.attributes["activation_params"] = .floats(parameters) }
+            fused.setActivation(activation)
             rewrites.append(Rewrite(removed: [g, i], replacement: fused))
         }
         for (name, tensor) in newInitializers { model.graph.initializers[name] = tensor }
         return model.apply(rewrites)
-    }
-
-    static func float(_ node: Node, _ name: String) -> Float {
-        if case .float(let v)? = node.attributes[name] { return v }
-        return 1
-    }
-
-    static func int(_ node: Node, _ name: String) -> Int {
-        if case .int(let v)? = node.attributes[name] { return v }
-        return 0
     }
 }
