@@ -22,12 +22,13 @@ final class MemoryBudget: Sendable {
 
     /// Reserves `bytes`, or throws when that would pass the limit.
     func reserve(_ bytes: Int) throws {
-        let (total, overflow) = used.add(bytes, ordering: .relaxed).newValue.addingReportingOverflow(0)
-        if total > limit || overflow {
+        let total = used.add(bytes, ordering: .relaxed).newValue  // wrapping
+        // total < bytes only when the sum wrapped past Int.max.
+        if total > limit || total < bytes {
             used.subtract(bytes, ordering: .relaxed)
             throw ONNXRunError(
                 .resourceLimit,
-                "the run needs more than the memory limit of \(Self.mebibytes(limit)) (allocating \(Self.mebibytes(bytes)) with \(Self.mebibytes(total - bytes)) in use)")
+                "the run needs more than the memory limit of \(Self.mebibytes(limit)) (allocating \(Self.mebibytes(bytes)) with \(Self.mebibytes(total &- bytes)) in use)")
         }
     }
 
