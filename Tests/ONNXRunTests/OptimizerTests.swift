@@ -169,3 +169,19 @@ import Testing
         #expect(TestCaseRunner.compare(actual, expected, tolerance: .init(rtol: 1e-4, atol: 1e-6)) == nil)
     }
 }
+
+@Suite struct RandomFoldingTests {
+    @Test func trainingDropoutOfConstantsIsNotFoldedIntoOneDraw() throws {
+        let node = Node(name: "drop", opType: "Dropout", inputs: ["x", "ratio", "training"], outputs: ["y"])
+        let graph = Graph(
+            name: "g", nodes: [node], inputs: [], outputs: [ValueInfo(name: "y", type: nil)],
+            initializers: ["x": floatTensor([256], [Float](repeating: 1, count: 256)), "ratio": floatTensor([], [0.5]),
+                           "training": try Tensor(shape: [], scalars: [true])])
+        let model = Model(irVersion: 8, opsetImports: ["": 13], graph: graph)
+        #expect(try Optimizer.optimize(model, level: 2).graph.nodes.map(\.opType) == ["Dropout"])
+        // Unseeded: two runs of one session draw different masks.
+        let session = try InferenceSession(model: model, options: .init(threads: 1))
+        let first = try session.run([:])["y"]!.scalars(as: Float.self), second = try session.run([:])["y"]!.scalars(as: Float.self)
+        #expect(first != second)
+    }
+}

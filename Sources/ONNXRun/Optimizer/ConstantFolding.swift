@@ -38,6 +38,8 @@ struct ConstantFolding: OptimizationPass {
 
     private func isFoldable(_ node: Node, constants: Set<String>, opsets: [String: Int]) -> Bool {
         guard !Self.nondeterministic.contains(node.opType), !node.outputs.isEmpty else { return false }
+        // Dropout given a training_mode input may draw a random mask: one fold would fix one draw.
+        if node.opType == "Dropout", node.inputs.count > 2, !node.inputs[2].isEmpty { return false }
         for attribute in node.attributes.values {
             if case .graph = attribute { return false }
             if case .graphs = attribute { return false }
