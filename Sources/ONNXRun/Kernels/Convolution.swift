@@ -205,7 +205,7 @@ struct ConvKernel: TensorKernel {
         }
         if out.count == 0 { return [try Self.restore(out, like: x)] }
         if rowsAreEmpty(groupChannels: groupChannels, kernel: kernel) {
-            activation?.apply(yp, count: out.count)
+            activation?.apply(yp, count: out.count, threads: context.threads)
             return [try Self.restore(out, like: x)]
         }
 
@@ -251,7 +251,7 @@ struct ConvKernel: TensorKernel {
                             b: columns, ldb: width, beta: 1, c: output + top * outW, ldc: outSize)
                         top = band.upperBound
                     }
-                    activation?.apply(output, count: groupOut * outSize)
+                    activation?.apply(output, count: groupOut * outSize, threads: context.threads)
                     continue
                 }
                 let matrix: UnsafePointer<Float>
@@ -275,7 +275,7 @@ struct ConvKernel: TensorKernel {
                     a: wp + gi * groupOut * rows, lda: rows,
                     b: matrix, ldb: outSize, beta: 1,
                     c: yp + (n * outChannels + gi * groupOut) * outSize, ldc: outSize)
-                activation?.apply(yp + (n * outChannels + gi * groupOut) * outSize, count: groupOut * outSize)
+                activation?.apply(yp + (n * outChannels + gi * groupOut) * outSize, count: groupOut * outSize, threads: context.threads)
             }
         }
         return [try Self.restore(out, like: x)]

@@ -1,4 +1,4 @@
-import Foundation
+internal import CKernels
 
 /// An activation applied in place to a kernel's output block, right after it is computed (used by
 /// fused operators such as `FusedConv`, so the output is not read again in a separate pass).
@@ -55,37 +55,55 @@ enum FusedActivation: Sendable, Equatable {
         }
     }
 
-    /// Applies the activation to `count` floats in place.
-    func apply(_ p: UnsafeMutablePointer<Float>, count: Int) {
+    /// Applies the activation to `count` floats in place, split across up to `threads` threads.
+    func apply(_ p: UnsafeMutablePointer<Float>, count: Int, threads: Int = 1) {
+        vectorFunction.apply(UnsafePointer(p), into: p, count: count, threads: threads)
+    }
+
+    /// The same function as one of the C kernels' vectorized elementwise functions.
+    var vectorFunction: VectorFunction {
         switch self {
-        case .relu:
-            for i in 0..<count { let v = p[i]; p[i] = v < 0 ? 0 : v }  // NaN stays NaN
-        case .leakyRelu(let alpha):
-            for i in 0..<count where p[i] < 0 { p[i] *= alpha }
-        case .clip(let lo, let hi):
-            for i in 0..<count { p[i] = Swift.min(Swift.max(p[i], lo), hi) }
-        case .sigmoid:
-            for i in 0..<count { p[i] = 1 / (1 + Foundation.exp(-p[i])) }
-        case .tanh:
-            for i in 0..<count { p[i] = Foundation.tanh(p[i]) }
-        case .hardSigmoid(let alpha, let beta):
-            for i in 0..<count { p[i] = Swift.max(0, Swift.min(1, alpha * p[i] + beta)) }
-        case .gelu:
-            // The same float operations as the exported graph: Div by √2, Erf, Add 1, Mul x, Mul 0.5.
-            let root2 = Float(2).squareRoot()
-            for i in 0..<count { let x = p[i]; p[i] = x * (Foundation.erf(x / root2) + 1) * 0.5 }
-        case .geluTanh:
-            let c = Float((2 / Double.pi).squareRoot())
-            for i in 0..<count {
-                // x³ rounded once, as Pow(x, 3) computes it.
-                let x = p[i], cube = Float(Double(x) * Double(x) * Double(x))
-                p[i] = 0.5 * x * (1 + Foundation.tanh(c * (x + 0.044715 * cube)))
-            }
-        case .hardSwish:
-            for i in 0..<count { let x = p[i]; p[i] = x * Swift.max(0, Swift.min(1, x * (1 / 6) + 0.5)) }
-        case .silu:
-            // As the exported graph computes it: Sigmoid rounded to float, then the product.
-            for i in 0..<count { let x = p[i]; p[i] = x * (1 / (1 + Foundation.exp(-x))) }
+        case .relu: VectorFunction(CK_ACT_RELU)
+        case .leakyRelu(let alpha): VectorFunction(CK_ACT_LEAKY_RELU, alpha)
+        case .clip(let lo, let hi): VectorFunction(CK_ACT_CLIP, lo, hi)
+        case .sigmoid: VectorFunction(CK_ACT_SIGMOID)
+        case .tanh: VectorFunction(CK_ACT_TANH)
+        case .hardSigmoid(let alpha, let beta): VectorFunction(CK_ACT_HARD_SIGMOID, alpha, beta)
+        case .gelu: VectorFunction(CK_ACT_GELU)
+        case .geluTanh: VectorFunction(CK_ACT_GELU_TANH)
+        case .hardSwish: VectorFunction(CK_ACT_HARD_SWISH)
+        case .silu: VectorFunction(CK_ACT_SILU)
+        }
+    }
+}
+
+/// One of the elementwise float functions of `CKernels/activations.c` (SIMD, chosen by CPU at run
+/// time), with its parameters.
+struct VectorFunction: Sendable {
+    let kind: ck_activation
+    let a: Float
+    let b: Float
+
+    init(_ kind: ck_activation, _ a: Float = 0, _ b: Float = 0) {
+        self.kind = kind
+        self.a = a
+        self.b = b
+    }
+
+    /// Exp and erf based functions cost about ten simple ones per element.
+    private var costPerElement: Int {
+        switch kind {
+        case CK_ACT_RELU, CK_ACT_LEAKY_RELU, CK_ACT_CLIP, CK_ACT_HARD_SIGMOID, CK_ACT_HARD_SWISH: 1
+        default: 10
+        }
+    }
+
+    /// Writes f(source[i]) to destination[i] for i < count (the two may be equal), split across up
+    /// to `threads` threads.
+    func apply(_ source: UnsafePointer<Float>, into destination: UnsafeMutablePointer<Float>, count: Int, threads: Int = 1) {
+        let (kind, a, b) = (kind, a, b)
+        Parallel.forEach(count, threads: threads, costPerItem: costPerElement) { range in
+            ck_activation_f32(kind, a, b, source + range.lowerBound, destination + range.lowerBound, range.count)
         }
     }
 }

@@ -89,17 +89,20 @@ struct FusedMatMulKernel: TensorKernel {
         let rows = out.count / n
         let pbias = bias?.pointer(as: Float.self)
         let broadcastBias = bias?.count == 1
-        for r in 0..<rows {
-            let row = po + r * n
-            if let pbias {
-                if broadcastBias {
-                    let v = pbias[0]
-                    for j in 0..<n { row[j] += v }
-                } else {
-                    for j in 0..<n { row[j] += pbias[j] }
+        if pbias == nil && activation == nil { return [out] }
+        Parallel.forEach(rows, threads: context.threads, costPerItem: n * 4) { range in
+            for r in range {
+                let row = po + r * n
+                if let pbias {
+                    if broadcastBias {
+                        let v = pbias[0]
+                        for j in 0..<n { row[j] += v }
+                    } else {
+                        for j in 0..<n { row[j] += pbias[j] }
+                    }
                 }
+                activation?.apply(row, count: n)
             }
-            activation?.apply(row, count: n)
         }
         return [out]
     }
@@ -166,8 +169,7 @@ struct FusedGeluKernel: TensorKernel {
         guard let x = inputs[0] else { throw ONNXRunError(.invalidInput, "X is required") }
         guard x.dataType == .float else { return try fallback.run(inputs, context) }
         let out = try Tensor(uninitialized: .float, shape: x.shape)
-        out.pointer(as: Float.self).update(from: x.pointer(as: Float.self), count: x.count)
-        activation.apply(out.pointer(as: Float.self), count: out.count)
+        activation.vectorFunction.apply(x.pointer(as: Float.self), into: out.pointer(as: Float.self), count: x.count, threads: context.threads)
         return [out]
     }
 }

@@ -1,28 +1,42 @@
-import Synchronization
 internal import CBLAS
 
 /// MatMul (numpy semantics, batched with broadcasting) and Gemm, on OpenBLAS for float and double.
 
 /// Row-major GEMM wrappers: C = alpha · op(A) · op(B) + beta · C.
+///
+/// OpenBLAS is kept at one thread for the whole process, and a product is split here instead:
+/// into `threads` blocks of C computed at the same time by the workers of `Parallel`, each one
+/// a single-threaded OpenBLAS call. OpenBLAS's own pool would otherwise keep its workers spinning
+/// between calls, taking the cores from the kernels that run between GEMMs; and its process-wide
+/// thread count could not differ between sessions running at the same time.
 enum BLAS {
-    /// Threads OpenBLAS may use for calls made by the current task (set per `run` by the session).
+    /// Threads a product may be split across (set per `run` by the session). Task-local, so
+    /// products started inside a `Parallel` worker see 1 and stay on their thread.
     @TaskLocal static var threads: Int = 1
 
-    /// OpenBLAS's thread count is process-wide, and concurrent calls while it changes (or from
-    /// several threads into the threaded build) have produced wrong results. Every call therefore
-    /// holds this lock and sets the count it needs first; sessions running at the same time take
-    /// turns inside BLAS but never corrupt each other.
-    private static let state = Mutex<Int>(0)
+    /// Sets OpenBLAS to one thread once, before the first product.
+    private static let singleThreaded: Void = { openblas_set_num_threads(1) }()
 
+    /// Products smaller than this many multiply-adds are not worth splitting.
+    private static let splitThreshold = 1 << 18
+
+    /// Runs `product(rows, columns)` over `threads` blocks of the m × n result, split along the
+    /// longer side (columns in multiples of 16, a whole number of SIMD registers).
     @inline(__always)
-    private static func call(_ body: () -> Void) {
-        let wanted = threads
-        state.withLock { current in
-            if current != wanted {
-                openblas_set_num_threads(Int32(wanted))
-                current = wanted
+    private static func split(m: Int, n: Int, k: Int, _ product: (Range<Int>, Range<Int>) -> Void) {
+        _ = singleThreaded
+        let workers = min(threads, max(1, m * n * k / splitThreshold))
+        if workers <= 1 { return product(0..<m, 0..<n) }
+        if n >= m {
+            let chunk = ((n + workers - 1) / workers + 15) / 16 * 16
+            Parallel.forEach((n + chunk - 1) / chunk, threads: workers, costPerItem: 1 << 30) { blocks in
+                for block in blocks { product(0..<m, block * chunk..<min(n, (block + 1) * chunk)) }
             }
-            body()
+        } else {
+            let chunk = (m + workers - 1) / workers
+            Parallel.forEach((m + chunk - 1) / chunk, threads: workers, costPerItem: 1 << 30) { blocks in
+                for block in blocks { product(block * chunk..<min(m, (block + 1) * chunk), 0..<n) }
+            }
         }
     }
 
@@ -33,10 +47,13 @@ enum BLAS {
     ) {
         if m == 0 || n == 0 { return }
         if k == 0 { return scale(c, m: m, n: n, ldc: ldc, by: beta) }
-        call {
+        split(m: m, n: n, k: k) { rows, columns in
+            let aBlock = transA ? a + rows.lowerBound : a + rows.lowerBound * lda
+            let bBlock = transB ? b + columns.lowerBound * ldb : b + columns.lowerBound
             cblas_sgemm(
                 CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+                blasint(rows.count), blasint(columns.count), blasint(k), alpha, aBlock, blasint(lda), bBlock, blasint(ldb),
+                beta, c + rows.lowerBound * ldc + columns.lowerBound, blasint(ldc))
         }
     }
 
@@ -47,10 +64,13 @@ enum BLAS {
     ) {
         if m == 0 || n == 0 { return }
         if k == 0 { return scale(c, m: m, n: n, ldc: ldc, by: beta) }
-        call {
+        split(m: m, n: n, k: k) { rows, columns in
+            let aBlock = transA ? a + rows.lowerBound : a + rows.lowerBound * lda
+            let bBlock = transB ? b + columns.lowerBound * ldb : b + columns.lowerBound
             cblas_dgemm(
                 CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+                blasint(rows.count), blasint(columns.count), blasint(k), alpha, aBlock, blasint(lda), bBlock, blasint(ldb),
+                beta, c + rows.lowerBound * ldc + columns.lowerBound, blasint(ldc))
         }
     }
 

@@ -1,9 +1,7 @@
 import Dispatch
 
-/// Splits loops across the session's threads for kernels that do not go through OpenBLAS.
-///
-/// OpenBLAS keeps its own threads; a kernel never runs this and a BLAS call at the same time,
-/// so the two never compete for the cores.
+/// Splits loops across the session's threads. Every kernel uses it, and so does `BLAS`, which
+/// splits products into single-threaded OpenBLAS calls: one pool of workers, no oversubscription.
 enum Parallel {
     /// Calls `body` on disjoint chunks covering `0..<count`, on up to `threads` threads.
     /// Runs inline when there is one thread or too little work (`count * costPerItem` small).
