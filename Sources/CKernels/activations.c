@@ -16,7 +16,7 @@ static inline float portable_one(ck_activation kind, float a, float b, float x) 
     case CK_ACT_CLIP: { float y = x < a ? a : x; return y > b ? b : y; }
     case CK_ACT_SIGMOID: return 1 / (1 + expf(-x));
     case CK_ACT_TANH: return tanhf(x);
-    case CK_ACT_HARD_SIGMOID: { float y = a * x + b; y = y < 1 ? y : 1; return y > 0 ? y : 0; }
+    case CK_ACT_HARD_SIGMOID: { float y = a * x + b; if (y != y) return y; y = y < 1 ? y : 1; return y > 0 ? y : 0; }
     case CK_ACT_GELU: return x * (erff(x * 0.70710678118654752f) + 1) * 0.5f;
     case CK_ACT_GELU_TANH: {
         float inner = 0.7978845608028654f * (x + 0.044715f * x * x * x);
