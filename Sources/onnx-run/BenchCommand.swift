@@ -32,6 +32,9 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .long, help: "Print the results as one JSON object on the last line.")
     var json = false
 
+    @Flag(name: .long, help: "After the timed runs, run --runs more times with per-node timing and print where the time goes.")
+    var profile = false
+
     @OptionGroup var runtime: RuntimeOptions
 
     func validate() throws {
@@ -66,6 +69,7 @@ struct BenchCommand: ParsableCommand {
         }
         if milliseconds(since: started) > 1000 { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
 
+        let profileTable = profile ? try profiledRuns(session, feeds: feeds) : nil
         times.sort()
         let median = percentile(times, 0.5), p90 = percentile(times, 0.9)
         let mean = times.reduce(0, +) / Double(times.count)
@@ -77,6 +81,7 @@ struct BenchCommand: ParsableCommand {
                 ("runs", String(runs)), ("warmup", String(warmup)), ("threads", String(options.threads)),
                 ("peak_rss_mb", format(rss)),
             ]
+            if let profileTable { print(profileTable, terminator: "") }
             print("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
         } else {
             print("model      \(model)")
@@ -84,7 +89,30 @@ struct BenchCommand: ParsableCommand {
             print("load       \(format(loadMilliseconds)) ms (parse + optimize + plan)")
             print("latency    median \(format(median)) ms, p90 \(format(p90)) ms, min \(format(times[0])) ms over \(runs) runs (\(warmup) warm-up)")
             print("peak RSS   \(format(rss)) MB")
+            if let profileTable { print(profileTable, terminator: "") }
         }
+    }
+
+    /// Runs `runs` more times with per-node timing; returns a table of time per operator type and
+    /// the slowest nodes, in milliseconds per run.
+    private func profiledRuns(_ session: InferenceSession, feeds: [String: Value]) throws -> String {
+        let record = RunProfile()
+        for _ in 0..<runs { _ = try session.runOrdered(values: feeds, profile: record) }
+        let perRun = { (nanoseconds: UInt64) in Double(nanoseconds) / 1e6 / Double(runs) }
+        let total = record.operators.reduce(0) { $0 + perRun($1.nanoseconds) }
+        var table = "\nprofile (ms per run, \(runs) profiled runs, \(format(total)) ms in nodes)\n"
+        table += "  operator                          ms      %  nodes\n"
+        for entry in record.operators {
+            let ms = perRun(entry.nanoseconds)
+            table += "  " + entry.opType.padding(toLength: 28, withPad: " ", startingAt: 0)
+                + String(format: "%9.3f %6.1f %6d\n", ms, 100 * ms / max(total, 1e-9), entry.calls / runs)
+        }
+        table += "  slowest nodes\n"
+        for entry in record.nodes.sorted(by: { $0.nanoseconds > $1.nanoseconds }).prefix(15) {
+            table += "  " + "\(entry.node) (\(entry.opType))".padding(toLength: 44, withPad: " ", startingAt: 0)
+                + String(format: "%9.3f\n", perRun(entry.nanoseconds))
+        }
+        return table
     }
 
     private func parseShapes() throws -> [String: [Int]] {

@@ -70,3 +70,25 @@ func runNodeValues(_ opType: String, opset: Int = 21, inputs: [Value], attribute
     let session = try InferenceSession(model: Model(opsetImports: ["": opset], graph: graph), options: .init(threads: 1))
     return try session.runOrdered(values: Dictionary(uniqueKeysWithValues: zip(names, inputs)))
 }
+
+/// `RunProfile` records every node of the main graph and of loop bodies, once per execution.
+@Suite struct RunProfileTests {
+    @Test func everyNodeIsTimedOncePerExecution() throws {
+        let session = try InferenceSession(model: ControlFlowTests().loopModel(), options: .init(threads: 1))
+        let profile = RunProfile()
+        let feeds: [String: Value] = ["x": .tensor(floatTensor([2], [1, 10])), "trips": .tensor(Tensor(scalar: Int64(3))), "start": .tensor(floatTensor([2], [0, 0]))]
+        for _ in 0..<2 { _ = try session.runOrdered(values: feeds, profile: profile) }
+        let loop = profile.nodes.first { $0.opType == "Loop" }
+        #expect(loop?.calls == 2)
+        // The main graph's Add ran once per run, the body's Add 3 times per run.
+        #expect(profile.nodes.first { $0.node == "pre" }?.calls == 2, "\(profile.nodes)")
+        let body = profile.nodes.first { $0.node == "acc" }
+        #expect(body?.calls == 6, "\(profile.nodes)")
+        // Body time is part of the loop's time.
+        #expect((loop?.nanoseconds ?? 0) >= (body?.nanoseconds ?? .max))
+        #expect(profile.operators.first?.opType == "Loop")
+        // Without a profile nothing is recorded.
+        _ = try session.runOrdered(values: feeds)
+        #expect(profile.nodes.first { $0.opType == "Loop" }?.calls == 2)
+    }
+}

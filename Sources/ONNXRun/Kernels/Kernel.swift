@@ -36,6 +36,8 @@ struct RunContext: Sendable {
     var threads: Int
     /// The frame of the graph being run, through which subgraphs read outer-scope values.
     var scope: Frame? = nil
+    /// Where step times are recorded, when the caller asked for a profile.
+    var profile: RunProfile? = nil
 }
 
 /// Everything known about a node when its kernel is created.

@@ -1,3 +1,5 @@
+import Dispatch
+
 /// A graph compiled for execution: nodes in topological order with their kernels, every value
 /// name resolved to an integer slot, and the slots each step frees after its last use.
 ///
@@ -246,10 +248,14 @@ final class ExecutionPlan: Sendable {
                 }
             }
             let results: [Value]
+            let start = context.profile == nil ? 0 : DispatchTime.now().uptimeNanoseconds
             do {
                 results = try step.kernel.run(arguments, stepContext)
             } catch let error as ONNXRunError {
                 throw error.about(step.node.label)
+            }
+            if let profile = context.profile {
+                profile.record(step.node, nanoseconds: DispatchTime.now().uptimeNanoseconds - start)
             }
             guard results.count >= step.outputs.filter({ $0 >= 0 }).count else {
                 throw ONNXRunError(.invalidModel, "produced \(results.count) outputs, the node declares \(step.outputs.count)", subject: step.node.label)

@@ -78,8 +78,9 @@ public final class InferenceSession: Sendable {
         return result
     }
 
-    /// Runs the model and returns outputs in graph output order.
-    public func runOrdered(values inputs: [String: Value]) throws -> [Value] {
+    /// Runs the model and returns outputs in graph output order. With a `profile`, the time of
+    /// every node is added to it.
+    public func runOrdered(values inputs: [String: Value], profile: RunProfile? = nil) throws -> [Value] {
         let graph = plan.graph
         let declared = Set(graph.inputs.map(\.name))
         for name in inputs.keys where !declared.contains(name) {
@@ -101,7 +102,7 @@ public final class InferenceSession: Sendable {
         let budget = options.memoryLimit.map { MemoryBudget(limit: $0) }
         return try MemoryBudget.$current.withValue(budget) {
             try BLAS.$threads.withValue(options.threads) {
-                try plan.run(inputs: fed, context: RunContext(threads: options.threads))
+                try plan.run(inputs: fed, context: RunContext(threads: options.threads, profile: profile))
             }
         }
     }
