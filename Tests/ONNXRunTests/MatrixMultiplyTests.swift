@@ -136,3 +136,40 @@ private func transpose(_ a: [Float], rows: Int, cols: Int) -> [Float] {
         #expect(try i.scalars(as: Int64.self) == [16])
     }
 }
+
+/// `BLAS.sgemm` against a plain triple loop, including the matrix-vector shapes it hands to sgemv
+/// and the blocks it splits across threads, for every transpose combination and padded strides.
+@Suite struct BLASProductTests {
+    @Test(arguments: [(1, 300, 70), (300, 1, 70), (1, 1, 9), (37, 53, 29), (64, 700, 130)])
+    func sgemmMatchesALoop(shape: (Int, Int, Int)) {
+        let (m, n, k) = shape
+        for threads in [1, 2] {
+            for (transA, transB) in [(false, false), (true, false), (false, true), (true, true)] {
+                let lda = (transA ? m : k) + 3, ldb = (transB ? k : n) + 2, ldc = n + 1
+                let a = sampleValues((transA ? k : m) * lda, seed: 1)
+                let b = sampleValues((transB ? n : k) * ldb, seed: 2)
+                let initial = sampleValues(m * ldc, seed: 3)
+                var c = initial
+                BLAS.$threads.withValue(threads) {
+                    c.withUnsafeMutableBufferPointer { cp in
+                        BLAS.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 0.5, a: a, lda: lda,
+                                   b: b, ldb: ldb, beta: 2, c: cp.baseAddress!, ldc: ldc)
+                    }
+                }
+                var worst: Float = 0
+                for i in 0..<m {
+                    for j in 0..<n {
+                        var sum: Float = 0
+                        for p in 0..<k {
+                            sum += (transA ? a[p * lda + i] : a[i * lda + p]) * (transB ? b[j * ldb + p] : b[p * ldb + j])
+                        }
+                        worst = max(worst, abs(c[i * ldc + j] - (0.5 * sum + 2 * initial[i * ldc + j])))
+                    }
+                    // Padding columns of C are left alone.
+                    #expect(c[i * ldc + n] == initial[i * ldc + n])
+                }
+                #expect(worst < 1e-4, "m \(m) n \(n) k \(k) transA \(transA) transB \(transB) threads \(threads): error \(worst)")
+            }
+        }
+    }
+}

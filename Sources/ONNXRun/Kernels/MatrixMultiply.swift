@@ -47,6 +47,9 @@ enum BLAS {
     ) {
         if m == 0 || n == 0 { return }
         if k == 0 { return scale(c, m: m, n: n, ldc: ldc, by: beta) }
+        if m == 1 || n == 1 {
+            return sgemv(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+        }
         split(m: m, n: n, k: k) { rows, columns in
             let aBlock = transA ? a + rows.lowerBound : a + rows.lowerBound * lda
             let bBlock = transB ? b + columns.lowerBound * ldb : b + columns.lowerBound
@@ -54,6 +57,43 @@ enum BLAS {
                 CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                 blasint(rows.count), blasint(columns.count), blasint(k), alpha, aBlock, blasint(lda), bBlock, blasint(ldb),
                 beta, c + rows.lowerBound * ldc + columns.lowerBound, blasint(ldc))
+        }
+    }
+
+    /// A product with one row or one column is a matrix-vector product, bound by reading the
+    /// matrix once; OpenBLAS's sgemv streams it about twice as fast as its sgemm does.
+    /// Split across threads by blocks of output elements.
+    private static func sgemv(
+        transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float,
+        c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        if m == 1 {
+            // c[0, j] = Σ_p a[0, p] · op(B)[p, j]: the vector is A's row, the matrix is B.
+            let x = a, incx = transA ? lda : 1
+            split(m: 1, n: n, k: k) { _, columns in
+                let y = c + columns.lowerBound
+                if transB {
+                    cblas_sgemv(CblasRowMajor, CblasNoTrans, blasint(columns.count), blasint(k), alpha,
+                                b + columns.lowerBound * ldb, blasint(ldb), x, blasint(incx), beta, y, 1)
+                } else {
+                    cblas_sgemv(CblasRowMajor, CblasTrans, blasint(k), blasint(columns.count), alpha,
+                                b + columns.lowerBound, blasint(ldb), x, blasint(incx), beta, y, 1)
+                }
+            }
+        } else {
+            // c[i, 0] = Σ_p op(A)[i, p] · b[p, 0]: the vector is B's column, the matrix is A.
+            let x = b, incx = transB ? 1 : ldb
+            split(m: m, n: 1, k: k) { rows, _ in
+                let y = c + rows.lowerBound * ldc
+                if transA {
+                    cblas_sgemv(CblasRowMajor, CblasTrans, blasint(k), blasint(rows.count), alpha,
+                                a + rows.lowerBound, blasint(lda), x, blasint(incx), beta, y, blasint(ldc))
+                } else {
+                    cblas_sgemv(CblasRowMajor, CblasNoTrans, blasint(rows.count), blasint(k), alpha,
+                                a + rows.lowerBound * lda, blasint(lda), x, blasint(incx), beta, y, blasint(ldc))
+                }
+            }
         }
     }
 

@@ -88,6 +88,10 @@ struct ResizeKernel: TensorKernel {
                 throw ONNXRunError(.invalidInput, "Resize needs scales or sizes")
             }
         }
+        if mode == "nearest" && x.dataType == .float && rank > 0,
+           let tables = try nearestTables(x.shape, sizes: sizes, scales: scales, roi: roi) {
+            return [try Self.gather(x, sizes: sizes, tables: tables, threads: context.threads)]
+        }
         var data = try Elements(x).doubles
         var shape = x.shape
         for axis in 0..<rank where sizes[axis] != shape[axis] || scales[axis] != 1 || coordinateMode == "tf_crop_and_resize" {
@@ -99,6 +103,57 @@ struct ResizeKernel: TensorKernel {
             return [try Conversion.cast(try Tensor(shape: shape, scalars: data.map { Int64($0.rounded(.toNearestOrEven)) }), to: x.dataType)]
         }
         return [try Conversion.cast(try Tensor(shape: shape, scalars: data), to: x.dataType)]
+    }
+
+    /// For nearest mode: the source index of every output position along each axis, or nil when
+    /// some output does not copy exactly one input element (extrapolation, excluded edges).
+    private func nearestTables(_ shape: [Int], sizes: [Int], scales: [Double], roi: [Double]) throws -> [[Int]]? {
+        let rank = shape.count
+        var tables: [[Int]] = []
+        for axis in 0..<rank {
+            guard sizes[axis] != shape[axis] || scales[axis] != 1 || coordinateMode == "tf_crop_and_resize" else {
+                tables.append(Array(0..<shape[axis]))
+                continue
+            }
+            var table: [Int] = []
+            table.reserveCapacity(sizes[axis])
+            for y in 0..<sizes[axis] {
+                let tap = try taps(output: y, inputLength: shape[axis], outputLength: sizes[axis], scale: scales[axis], roiStart: roi[axis], roiEnd: roi[rank + axis])
+                let chosen = zip(tap.indices, tap.weights).filter { $0.1 != 0 }
+                guard !tap.extrapolate, chosen.count == 1, chosen[0].1 == 1 else { return nil }
+                table.append(chosen[0].0)
+            }
+            tables.append(table)
+        }
+        return tables
+    }
+
+    /// out[i_0, ..., i_n] = x[tables[0][i_0], ..., tables[n][i_n]] for float tensors, one output row
+    /// (all but the last axis fixed) at a time, rows split across threads.
+    static func gather(_ x: Tensor, sizes: [Int], tables: [[Int]], threads: Int) throws -> Tensor {
+        let out = try Tensor(uninitialized: .float, shape: sizes)
+        let rank = sizes.count, width = sizes[rank - 1]
+        if out.count == 0 { return out }
+        let rows = out.count / width
+        var inStrides = [Int](repeating: 1, count: rank)
+        for a in stride(from: rank - 2, through: 0, by: -1) { inStrides[a] = inStrides[a + 1] * x.shape[a + 1] }
+        // Source offset contributed by each index of each outer axis.
+        let offsets = (0..<rank).map { a in tables[a].map { $0 * inStrides[a] } }
+        let src = UnsafePointer(x.pointer(as: Float.self)), dst = out.pointer(as: Float.self)
+        offsets[rank - 1].withUnsafeBufferPointer { last in
+            Parallel.forEach(rows, threads: threads, costPerItem: width) { range in
+                for row in range {
+                    var remainder = row, base = 0
+                    for a in stride(from: rank - 2, through: 0, by: -1) {
+                        base += offsets[a][remainder % sizes[a]]
+                        remainder /= sizes[a]
+                    }
+                    let line = dst + row * width, source = src + base
+                    for j in 0..<width { line[j] = source[last[j]] }
+                }
+            }
+        }
+        return out
     }
 
     private func taps(output y: Int, inputLength n: Int, outputLength: Int, scale: Double, roiStart: Double, roiEnd: Double) throws -> Taps {
