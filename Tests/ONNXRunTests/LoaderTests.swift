@@ -113,6 +113,42 @@ enum Wire {
         #expect(error?.message.contains("no graph") == true)
     }
 
+    /// Large payloads are cut out before protobuf-c parses the model and copied by the decoder
+    /// (from the file mapping when loading a file); the tensors must be the same either way.
+    @Test func largeInitializersLoadFromDetachedPayloads() throws {
+        let big = sampleTensor([64, 33], seed: 5)  // 8,448 bytes: detached
+        let small = sampleTensor([10], seed: 6)  // stays in the parsed bytes
+        let flags = try Tensor(shape: [5000], scalars: (0..<5000).map { $0 % 3 == 0 })
+        let graph = Graph(
+            name: "g", nodes: [Node(name: "n", opType: "Add", inputs: ["big", "big"], outputs: ["out"])],
+            inputs: [], outputs: [ValueInfo(name: "out", type: .tensor(elementType: .float, shape: nil))],
+            initializers: ["big": big, "small": small, "flags": flags])
+        let bytes = try ModelWriter.encode(Model(opsetImports: ["": 17], graph: graph))
+        let detached = try #require(bytes.withUnsafeBytes { WireFormat.detachInitializerPayloads($0) })
+        #expect(detached.payloads.count == 2)
+        #expect(detached.skeleton.count < bytes.count - 8_448 - 5_000 + 64)
+
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("detached-\(UUID().uuidString).onnx")
+        try Data(bytes).write(to: url)
+        defer { try? FileManager.default.removeItem(at: url) }
+        for model in [try ModelLoader.load(bytes: bytes), try ModelLoader.load(contentsOf: url)] {
+            #expect(try model.graph.initializers["big"]?.scalars(as: Float.self) == big.scalars(as: Float.self))
+            #expect(try model.graph.initializers["small"]?.scalars(as: Float.self) == small.scalars(as: Float.self))
+            #expect(try model.graph.initializers["flags"]?.scalars(as: Bool.self) == flags.scalars(as: Bool.self))
+        }
+        // A wrong-length detached payload gets the same error as any raw_data.
+        let tensor = Wire.int(1, 4) + Wire.int(2, 1) + Wire.string(8, "w") + Wire.message(9, [UInt8](repeating: 1, count: 5000))
+        let error = #expect(throws: ONNXRunError.self) { try ModelLoader.load(bytes: Wire.int(1, 8) + Wire.message(7, Wire.message(5, tensor))) }
+        #expect(error?.message.contains("raw_data has 5000 bytes") == true)
+    }
+
+    @Test func modelFileErrorsNameTheReason() throws {
+        let missing = #expect(throws: ONNXRunError.self) { try ModelLoader.load(contentsOf: URL(fileURLWithPath: "/no/such/model.onnx")) }
+        #expect(missing?.message.contains("no such file") == true)
+        let directory = #expect(throws: ONNXRunError.self) { try ModelLoader.load(contentsOf: FileManager.default.temporaryDirectory) }
+        #expect(directory?.message.contains("is a directory") == true)
+    }
+
     @Test func rawDataOfWrongLengthIsRejected() {
         // TensorProto: dims [4], data_type float, raw_data of 3 bytes.
         let tensor = Wire.int(1, 4) + Wire.int(2, 1) + Wire.string(8, "w") + Wire.message(9, [1, 2, 3])

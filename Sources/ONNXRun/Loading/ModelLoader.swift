@@ -10,16 +10,9 @@ internal import CProtobufC
 public enum ModelLoader {
     /// Loads the model at `url`; external data is resolved relative to the file's directory.
     public static func load(contentsOf url: URL) throws -> Model {
-        let data: Data
+        let file = try MappedFile(url)
         do {
-            data = try Data(contentsOf: url, options: .alwaysMapped)
-        } catch {
-            throw ONNXRunError(.io, "cannot read model file: \(Self.reason(error))", subject: url.path)
-        }
-        do {
-            return try data.withUnsafeBytes { bytes in
-                try load(bytes: bytes, directory: url.deletingLastPathComponent())
-            }
+            return try load(bytes: file.bytes, directory: url.deletingLastPathComponent(), mapping: file)
         } catch let error as ONNXRunError {
             throw error.about(url.path)
         }
@@ -32,15 +25,34 @@ public enum ModelLoader {
 
     /// Loads a model from serialized bytes; external data is resolved relative to `directory`.
     public static func load(bytes: UnsafeRawBufferPointer, directory: URL?) throws -> Model {
-        guard bytes.count > 0, let base = bytes.baseAddress else {
+        try load(bytes: bytes, directory: directory, mapping: nil)
+    }
+
+    /// Parses `bytes`. Large initializer payloads are detached first, so protobuf-c parses only
+    /// the rest and each payload is copied once, by the decoder; when `bytes` is `mapping`, the
+    /// pages of each payload are dropped once copied.
+    static func load(bytes: UnsafeRawBufferPointer, directory: URL?, mapping: MappedFile?) throws -> Model {
+        guard bytes.count > 0, bytes.baseAddress != nil else {
             throw ONNXRunError(.invalidModel, "the file is empty, not an ONNX model")
         }
         try WireFormat.checkNesting(bytes, limit: WireFormat.maximumNesting)
-        guard let proto = onnx__model_proto__unpack(alignedAllocator, bytes.count, base.assumingMemoryBound(to: UInt8.self)) else {
+        let detached = WireFormat.detachInitializerPayloads(bytes)
+        let parsed: UnsafeMutablePointer<Onnx__ModelProto>? = if let detached {
+            detached.skeleton.withUnsafeBufferPointer { onnx__model_proto__unpack(alignedAllocator, $0.count, $0.baseAddress) }
+        } else {
+            onnx__model_proto__unpack(alignedAllocator, bytes.count, bytes.baseAddress!.assumingMemoryBound(to: UInt8.self))
+        }
+        guard let proto = parsed else {
             throw ONNXRunError(.invalidModel, "not a valid ONNX protobuf (the bytes do not parse as a ModelProto; truncated or not an ONNX file?)")
         }
         defer { onnx__model_proto__free_unpacked(proto, alignedAllocator) }
         var decoder = ProtoDecoder(directory: directory, ownsBuffers: true)
+        if let detached {
+            decoder.detachedPayloads = detached.payloads.mapValues { UnsafeRawBufferPointer(rebasing: bytes[$0]) }
+            decoder.payloadCopied = { index in
+                if let range = detached.payloads[index] { mapping?.releasePages(range) }
+            }
+        }
         return try decoder.model(proto.pointee)
     }
 
@@ -68,6 +80,11 @@ struct ProtoDecoder {
     /// True when the message was unpacked with `alignedAllocator`, so initializers may take over
     /// their `raw_data` buffers instead of copying them.
     let ownsBuffers: Bool
+    /// `raw_data` of main-graph initializers that was cut out of the parsed bytes, by the
+    /// initializer's position (see `WireFormat.detachInitializerPayloads`).
+    var detachedPayloads: [Int: UnsafeRawBufferPointer] = [:]
+    /// Called with an initializer's position once its detached payload has been copied.
+    var payloadCopied: (Int) -> Void = { _ in }
     private var unnamedNodes = 0
 
     init(directory: URL?, ownsBuffers: Bool = false) {
@@ -104,11 +121,20 @@ struct ProtoDecoder {
     mutating func graph(_ g: Onnx__GraphProto, isMain: Bool = false) throws -> Graph {
         let name = str(g.name)
         var initializers: [String: Tensor] = [:]
-        for t in buffer(g.initializer, g.n_initializer) {
+        for (index, t) in buffer(g.initializer, g.n_initializer).enumerated() {
             let tensorName = str(t.pointee.name)
             guard !tensorName.isEmpty else { throw ONNXRunError(.invalidModel, "graph '\(name)' has an initializer without a name") }
             do {
-                initializers[tensorName] = try ownsBuffers ? tensor(takingBuffer: t) : tensor(t.pointee)
+                if isMain, let payload = detachedPayloads[index] {
+                    // The regular decoding, reading raw_data from where it lies in the file.
+                    var proto = t.pointee
+                    proto.raw_data = ProtobufCBinaryData(len: payload.count, data: UnsafeMutablePointer(mutating: payload.baseAddress?.assumingMemoryBound(to: UInt8.self)))
+                    proto.has_raw_data = 1
+                    initializers[tensorName] = try tensor(proto)
+                    payloadCopied(index)
+                } else {
+                    initializers[tensorName] = try ownsBuffers ? tensor(takingBuffer: t) : tensor(t.pointee)
+                }
             } catch let error as ONNXRunError {
                 throw error.about("initializer '\(tensorName)'")
             }
