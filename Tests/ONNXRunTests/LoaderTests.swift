@@ -142,6 +142,31 @@ enum Wire {
         #expect(error?.message.contains("raw_data has 5000 bytes") == true)
     }
 
+    /// External data is memory-mapped: an aligned payload is used in place, an unaligned one is
+    /// copied; both must read the same values.
+    @Test func externalDataAlignedAndUnaligned() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("external-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let values = sampleValues(300, seed: 9)
+        let payload = values.withUnsafeBytes { Array($0) }
+        var file = [UInt8](repeating: 0, count: 4096 + 100 + payload.count)
+        file.replaceSubrange(4096..<(4096 + payload.count), with: payload)
+        file.replaceSubrange(100..<(100 + payload.count), with: payload)
+        try Data(file).write(to: directory.appendingPathComponent("weights.bin"))
+        func entry(_ key: String, _ value: String) -> [UInt8] { Wire.message(13, Wire.string(1, key) + Wire.string(2, value)) }
+        func tensor(_ name: String, offset: Int) -> [UInt8] {
+            Wire.int(1, 300) + Wire.int(2, 1) + Wire.string(8, name) + entry("location", "weights.bin")
+                + entry("offset", String(offset)) + entry("length", String(payload.count)) + Wire.int(14, 1)
+        }
+        let graph = Wire.message(5, tensor("aligned", offset: 4096)) + Wire.message(5, tensor("unaligned", offset: 100))
+        let url = directory.appendingPathComponent("model.onnx")
+        try Data(Wire.int(1, 8) + Wire.message(7, graph)).write(to: url)
+        let model = try ModelLoader.load(contentsOf: url)
+        #expect(try model.graph.initializers["aligned"]?.scalars(as: Float.self) == values)
+        #expect(try model.graph.initializers["unaligned"]?.scalars(as: Float.self) == values)
+    }
+
     @Test func modelFileErrorsNameTheReason() throws {
         let missing = #expect(throws: ONNXRunError.self) { try ModelLoader.load(contentsOf: URL(fileURLWithPath: "/no/such/model.onnx")) }
         #expect(missing?.message.contains("no such file") == true)

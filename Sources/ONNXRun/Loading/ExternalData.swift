@@ -19,24 +19,23 @@ enum ExternalData {
         return file
     }
 
-    /// Reads `length` bytes at `offset` of `file` into a tensor.
+    /// The tensor stored in `length` bytes at `offset` of `file`. The file is memory-mapped; a
+    /// 64-byte aligned payload of a plain numeric type becomes the tensor's storage without a
+    /// copy (the mapping lives as long as the tensor), anything else is copied out of it.
     static func read(file: URL, offset: Int, length: Int, dataType: DataType, shape: [Int]) throws -> Tensor {
-        let handle: FileHandle
-        do {
-            handle = try FileHandle(forReadingFrom: file)
-        } catch {
-            throw ONNXRunError(.io, "cannot open external data file: \(ModelLoader.reason(error))", subject: file.path)
-        }
-        defer { try? handle.close() }
-        let size = (try? handle.seekToEnd()).map { Int($0) } ?? 0
+        let mapping = try MappedFile(file, what: "external data file")
+        let size = mapping.bytes.count
         guard offset <= size, length <= size - offset else {
             throw ONNXRunError(.invalidModel, "external data range \(offset)..<\(offset + length) is beyond the end of '\(file.lastPathComponent)' (\(size) bytes)")
         }
-        try handle.seek(toOffset: UInt64(offset))
-        let data = try handle.read(upToCount: length) ?? Data()
-        guard data.count == length else {
-            throw ONNXRunError(.io, "read \(data.count) of \(length) bytes from '\(file.lastPathComponent)'")
+        let payload = UnsafeRawBufferPointer(rebasing: mapping.bytes[offset..<(offset + length)])
+        guard let start = payload.baseAddress, Int(bitPattern: start) % 64 == 0, dataType != .bool, dataType != .string,
+              dataType.byteCount(forElements: try Tensor.elementCount(shape)) == length
+        else {
+            return try Tensor(dataType: dataType, shape: shape, bytes: payload)
         }
-        return try data.withUnsafeBytes { try Tensor(dataType: dataType, shape: shape, bytes: $0) }
+        return try Tensor(dataType: dataType, shape: shape, wrapping: UnsafeMutableRawPointer(mutating: start)) { _ in
+            withExtendedLifetime(mapping) {}
+        }
     }
 }
