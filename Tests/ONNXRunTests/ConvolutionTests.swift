@@ -1,4 +1,5 @@
 import Testing
+import CKernels
 @testable import ONNXRun
 
 /// Direct convolution by definition: explicit padding, any number of spatial axes.
@@ -102,6 +103,24 @@ private func referenceConv(
         expectClose(
             try runNode("Conv", inputs: [x, w5], attributes: wide, threads: 2)[0],
             referenceConv(x, w5, nil, group: 8, strides: [2, 3], dilations: [1, 1], padBegin: [3, 2], padEnd: [2, 3]))
+    }
+
+    /// The SIMD depthwise kernel (strides 1 and 2 along rows, masked row tails) against the
+    /// reference at the portable and the AVX-512 level.
+    @Test(arguments: [CK_LEVEL_PORTABLE, CK_LEVEL_AVX512])
+    func depthwiseKernelAtEachSIMDLevel(level: Int) throws {
+        ck_set_cpu_level(Int32(level))
+        defer { ck_set_cpu_level(Int32(CK_LEVEL_AVX512)) }
+        let x = sampleTensor([1, 3, 9, 41], seed: 44)
+        let w = sampleTensor([3, 1, 3, 3], seed: 45)
+        for (strides, pads, dilations) in [([1, 2], [1, 1, 1, 1], [1, 1]), ([2, 2], [0, 1, 1, 0], [1, 1]), ([1, 1], [1, 2, 1, 2], [1, 2]), ([2, 2], [1, 1, 1, 1], [2, 1])] {
+            let attributes: [String: Attribute] = [
+                "group": .int(3), "pads": .ints(pads), "strides": .ints(strides), "dilations": .ints(dilations),
+            ]
+            expectClose(
+                try runNode("Conv", inputs: [x, w], constants: [1: w], attributes: attributes)[0],
+                referenceConv(x, w, nil, group: 3, strides: strides, dilations: dilations, padBegin: Array(pads[0..<2]), padEnd: Array(pads[2...])))
+        }
     }
 
     @Test func depthwiseWithChannelMultiplierAndFusedActivation() throws {
