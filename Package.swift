@@ -32,6 +32,6 @@ let package = Package(
                 "ONNXRun",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
-        .testTarget(name: "ONNXRunTests", dependencies: ["ONNXRun"]),
+        .testTarget(name: "ONNXRunTests", dependencies: ["ONNXRun", "CKernels"]),
     ]
 )
