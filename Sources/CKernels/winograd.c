@@ -82,23 +82,33 @@ long ck_winograd_slice_stride(long rows, long ld) {
 // MARK: Weights (plan time, in double)
 
 /// Gᵀ applied to one line of 3 weights.
-static void weight_line(double g0, double g1, double g2, double *o, long step) {
-    o[0] = g0 / 4;
-    o[step] = -(g0 + g1 + g2) / 6;
-    o[2 * step] = -(g0 - g1 + g2) / 6;
-    o[3 * step] = g0 / 24 + g1 / 12 + g2 / 6;
-    o[4 * step] = g0 / 24 - g1 / 12 + g2 / 6;
+static inline void weight_line(double g0, double g1, double g2, double *o, long step) {
+    const double sixth = 1.0 / 6, twelfth = 1.0 / 12, twenty_fourth = 1.0 / 24;
+    o[0] = g0 * 0.25;
+    o[step] = -(g0 + g1 + g2) * sixth;
+    o[2 * step] = -(g0 - g1 + g2) * sixth;
+    o[3 * step] = g0 * twenty_fourth + g1 * twelfth + g2 * sixth;
+    o[4 * step] = g0 * twenty_fourth - g1 * twelfth + g2 * sixth;
     o[5 * step] = g2;
 }
 
 void ck_winograd_f43_weights(const float *g, long out_channels, long channels, float *u) {
+    enum { RUN = 16 };  // channels transformed together, so each slice gets whole cache lines
     for (long k = 0; k < out_channels; k++) {
-        for (long c = 0; c < channels; c++) {
-            const float *w = g + (k * channels + c) * 9;
-            double columns[6 * 3], tile[36];
-            for (long j = 0; j < 3; j++) weight_line(w[j], w[3 + j], w[6 + j], columns + j, 3);
-            for (long i = 0; i < 6; i++) weight_line(columns[3 * i], columns[3 * i + 1], columns[3 * i + 2], tile + 6 * i, 1);
-            for (long e = 0; e < 36; e++) u[(e * out_channels + k) * channels + c] = (float)tile[e];
+        for (long c0 = 0; c0 < channels; c0 += RUN) {
+            long run = channels - c0 < RUN ? channels - c0 : RUN;
+            float tiles[36][RUN];
+            for (long c = 0; c < run; c++) {
+                const float *w = g + (k * channels + c0 + c) * 9;
+                double columns[6 * 3], tile[36];
+                for (long j = 0; j < 3; j++) weight_line(w[j], w[3 + j], w[6 + j], columns + j, 3);
+                for (long i = 0; i < 6; i++) weight_line(columns[3 * i], columns[3 * i + 1], columns[3 * i + 2], tile + 6 * i, 1);
+                for (long e = 0; e < 36; e++) tiles[e][c] = (float)tile[e];
+            }
+            for (long e = 0; e < 36; e++) {
+                float *into = u + (e * out_channels + k) * channels + c0;
+                for (long c = 0; c < run; c++) into[c] = tiles[e][c];
+            }
         }
     }
 }
