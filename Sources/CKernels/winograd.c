@@ -414,37 +414,53 @@ AVX2 static void output_avx2(const ck_winograd_shape *s, const tile_group *group
 
 // MARK: Dispatch
 
-/// Tiles per group at the current SIMD level.
-static long lanes_for(int level) { return level == CK_LEVEL_AVX2 ? 8 : 16; }
+/// The SIMD level to run at: `requested`, at most what the CPU has (portable off x86-64).
+static int kernel_level(int requested) {
+#if defined(__x86_64__)
+    int supported = ck_cpu_level();
+    return requested < supported ? requested : supported;
+#else
+    (void)requested;
+    return CK_LEVEL_PORTABLE;
+#endif
+}
+
+/// The tile groups for a level: 8 tiles per AVX2 vector, 16 otherwise. Running out of memory for
+/// this small array is fatal, as it is for Swift's own allocations.
+static tile_group *groups_for(int level, const ck_winograd_shape *s, long first_tile, long count, long *group_count) {
+    tile_group *groups = make_groups(s, first_tile, count, level == CK_LEVEL_AVX2 ? 8 : 16, group_count);
+    if (groups == NULL) abort();
+    return groups;
+}
 
 void ck_winograd_f43_input(const ck_winograd_shape *s, const float *x, long first_tile, long count,
-                           long c0, long c1, float *v, long ldv) {
+                           long c0, long c1, float *v, long ldv, int requested_level) {
     if (count <= 0 || c0 >= c1) return;
-    int level = ck_cpu_level();
+    int level = kernel_level(requested_level);
     long group_count;
-    tile_group *groups = make_groups(s, first_tile, count, lanes_for(level), &group_count);
-    if (groups == NULL) abort();
+    tile_group *groups = groups_for(level, s, first_tile, count, &group_count);
+    switch (level) {
 #if defined(__x86_64__)
-    if (level >= CK_LEVEL_AVX512) input_avx512(s, groups, group_count, x, c0, c1, v, ldv);
-    else if (level >= CK_LEVEL_AVX2) input_avx2(s, groups, group_count, x, c0, c1, v, ldv);
-    else
+    case CK_LEVEL_AVX512: input_avx512(s, groups, group_count, x, c0, c1, v, ldv); break;
+    case CK_LEVEL_AVX2: input_avx2(s, groups, group_count, x, c0, c1, v, ldv); break;
 #endif
-    input_portable(s, groups, group_count, x, c0, c1, v, ldv);
+    default: input_portable(s, groups, group_count, x, c0, c1, v, ldv);
+    }
     free(groups);
 }
 
 void ck_winograd_f43_output(const ck_winograd_shape *s, const float *m, long ldm, long first_tile,
-                            long count, long k0, long k1, const ck_winograd_epilogue *e, float *y) {
+                            long count, long k0, long k1, const ck_winograd_epilogue *e, float *y, int requested_level) {
     if (count <= 0 || k0 >= k1) return;
-    int level = ck_cpu_level();
+    int level = kernel_level(requested_level);
     long group_count;
-    tile_group *groups = make_groups(s, first_tile, count, lanes_for(level), &group_count);
-    if (groups == NULL) abort();
+    tile_group *groups = groups_for(level, s, first_tile, count, &group_count);
+    switch (level) {
 #if defined(__x86_64__)
-    if (level >= CK_LEVEL_AVX512) output_avx512(s, groups, group_count, m, ldm, k0, k1, e, y);
-    else if (level >= CK_LEVEL_AVX2) output_avx2(s, groups, group_count, m, ldm, k0, k1, e, y);
-    else
+    case CK_LEVEL_AVX512: output_avx512(s, groups, group_count, m, ldm, k0, k1, e, y); break;
+    case CK_LEVEL_AVX2: output_avx2(s, groups, group_count, m, ldm, k0, k1, e, y); break;
 #endif
-    output_portable(s, groups, group_count, m, ldm, k0, k1, e, y);
+    default: output_portable(s, groups, group_count, m, ldm, k0, k1, e, y);
+    }
     free(groups);
 }

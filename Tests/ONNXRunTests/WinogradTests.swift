@@ -3,7 +3,7 @@ import Testing
 @testable import ONNXRun
 
 /// The Winograd F(4×4, 3×3) path against a direct convolution, at every SIMD level.
-@Suite(.serialized) struct WinogradTests {
+@Suite struct WinogradTests {
     /// One convolution: batch, channels, output channels, input size and pads (top, left, bottom, right).
     struct Case: CustomStringConvertible {
         var batch: Int, channels: Int, outChannels: Int, height: Int, width: Int
@@ -24,7 +24,8 @@ import Testing
         Case(batch: 1, channels: 24, outChannels: 40, height: 35, width: 37, pads: [1, 0, 0, 2]),
     ]
 
-    static let levels: [Int32] = [Int32(CK_LEVEL_PORTABLE), Int32(CK_LEVEL_AVX2), Int32(CK_LEVEL_AVX512)]
+    /// The SIMD levels this CPU has.
+    static let levels = [CK_LEVEL_PORTABLE, CK_LEVEL_AVX2, CK_LEVEL_AVX512].map(Int32.init).filter { $0 <= ck_cpu_level() }
 
     /// Y = W * X + bias by definition, accumulated in double.
     func directConvolution(_ c: Case, x: [Float], w: [Float], bias: [Float]?) -> [Float] {
@@ -54,8 +55,8 @@ import Testing
         return y
     }
 
-    /// Runs the Winograd path on `c` at the current SIMD level.
-    func winograd(_ c: Case, x: [Float], w: [Float], bias: [Float]?, activation: FusedActivation?, threads: Int) throws -> [Float] {
+    /// Runs the Winograd path on `c` with transforms at SIMD level `level`.
+    func winograd(_ c: Case, x: [Float], w: [Float], bias: [Float]?, activation: FusedActivation?, threads: Int, level: Int32 = ck_cpu_level()) throws -> [Float] {
         let weights = floatTensor([c.outChannels, c.channels, 3, 3], w)
         let plan = try #require(WinogradConvolution(weights: weights, strides: nil, dilations: [1, 1], group: 1))
         let geometry = WindowGeometry.Resolved(
@@ -65,7 +66,7 @@ import Testing
         let ran = x.withUnsafeBufferPointer { input in
             y.withUnsafeMutableBufferPointer { output in
                 plan.run(input.baseAddress!, batch: c.batch, height: c.height, width: c.width, geometry,
-                         bias: bias, activation: activation, into: output.baseAddress!, threads: threads)
+                         bias: bias, activation: activation, into: output.baseAddress!, threads: threads, simdLevel: level)
             }
         }
         #expect(ran, "\(c) took the fallback")
@@ -81,21 +82,13 @@ import Testing
         #expect(!actual.contains { $0.isNaN }, "\(label): unwritten outputs")
     }
 
-    /// Runs `body` at each SIMD level the CPU has, then restores the highest.
-    func atEachLevel(_ body: (Int32) throws -> Void) rethrows {
-        defer { ck_set_cpu_level(Int32(CK_LEVEL_AVX512)) }
-        for level in Self.levels where ck_set_cpu_level(level) == level {
-            try body(level)
-        }
-    }
-
     @Test(arguments: cases) func matchesDirectConvolution(_ c: Case) throws {
         let x = sampleValues(c.batch * c.channels * c.height * c.width, seed: 1)
         let w = sampleValues(c.outChannels * c.channels * 9, seed: 2)
         let expected = directConvolution(c, x: x, w: w, bias: nil)
-        try atEachLevel { level in
+        for level in Self.levels {
             for threads in [1, 2] {
-                expectMatch(try winograd(c, x: x, w: w, bias: nil, activation: nil, threads: threads), expected, "\(c) level \(level) threads \(threads)")
+                expectMatch(try winograd(c, x: x, w: w, bias: nil, activation: nil, threads: threads, level: level), expected, "\(c) level \(level) threads \(threads)")
             }
         }
     }
@@ -108,8 +101,8 @@ import Testing
         let bias = sampleValues(c.outChannels, seed: 5)
         var expected = directConvolution(c, x: x, w: w, bias: bias)
         if let activation { expected.withUnsafeMutableBufferPointer { activation.apply($0.baseAddress!, count: $0.count) } }
-        try atEachLevel { level in
-            expectMatch(try winograd(c, x: x, w: w, bias: bias, activation: activation, threads: 2), expected, "\(c) \(String(describing: activation)) level \(level)")
+        for level in Self.levels {
+            expectMatch(try winograd(c, x: x, w: w, bias: bias, activation: activation, threads: 2, level: level), expected, "\(c) \(String(describing: activation)) level \(level)")
         }
     }
 

@@ -39,17 +39,20 @@ long ck_winograd_slice_stride(long rows, long ld);
 /// U[ξ][k][c] = (G·g[k][c]·Gᵀ)[ξ] for 3×3 weights g[K][C][3][3]; u receives 36·K·C floats.
 void ck_winograd_f43_weights(const float *g, long out_channels, long channels, float *u);
 
+/// The transforms run at SIMD level `level` (a CK_LEVEL_*, lowered to ck_cpu_level() when above
+/// it): callers pass ck_cpu_level(), tests every level without changing the process-wide one.
+
 /// Input transform of channels [c0, c1) for tiles [first_tile, first_tile + count):
 /// V[ξ][c][b] = (Bᵀ·d·B)[ξ] is written to v[ξ·slice + c·ldv + b], b = t − first_tile, where
 /// slice = ck_winograd_slice_stride(channels, ldv).
 /// Padding reads as zero.
 void ck_winograd_f43_input(const ck_winograd_shape *s, const float *x, long first_tile, long count,
-                           long c0, long c1, float *v, long ldv);
+                           long c0, long c1, float *v, long ldv, int level);
 
 /// Output transform of output channels [k0, k1) for tiles [first_tile, first_tile + count): reads
 /// M[ξ][k][b] at m[ξ·ck_winograd_slice_stride(out_channels, ldm) + k·ldm + b] and writes the parts of the 4×4 tiles that lie
 /// inside the output, after the epilogue.
 void ck_winograd_f43_output(const ck_winograd_shape *s, const float *m, long ldm, long first_tile,
-                            long count, long k0, long k1, const ck_winograd_epilogue *e, float *y);
+                            long count, long k0, long k1, const ck_winograd_epilogue *e, float *y, int level);
 
 #endif

@@ -1,4 +1,5 @@
-/// Conv (N-D, groups, pads, strides, dilations, auto_pad) by im2col + sgemm, and the sliding-window
+/// Conv (N-D, groups, pads, strides, dilations, auto_pad) by im2col + sgemm (3×3 stride-1 ones by
+/// Winograd when they fit, see WinogradConvolution.swift), and the sliding-window
 /// geometry it shares with the pooling kernels.
 
 /// Kernel size, strides, dilations and padding of a sliding-window operator (Conv, pooling),

@@ -44,9 +44,11 @@ struct WinogradConvolution: Sendable {
 
     /// Computes the convolution of `input` (batch × inChannels × height × width) into `output`
     /// when the resolved geometry `g` suits this path; returns false, computing nothing, otherwise.
+    /// The transforms run at `simdLevel` (tests lower it; see ck_winograd.h).
     func run(
         _ input: UnsafePointer<Float>, batch: Int, height: Int, width: Int, _ g: WindowGeometry.Resolved,
-        bias: [Float]?, activation: FusedActivation?, into output: UnsafeMutablePointer<Float>, threads: Int
+        bias: [Float]?, activation: FusedActivation?, into output: UnsafeMutablePointer<Float>, threads: Int,
+        simdLevel: Int32 = ck_cpu_level()
     ) -> Bool {
         guard g.kernel == [3, 3], g.strides == [1, 1], g.dilations == [1, 1], batch >= 1,
               height * width < 1 << 30, g.padBegin.allSatisfy({ $0 < 1 << 16 }) else { return false }
@@ -84,7 +86,7 @@ struct WinogradConvolution: Sendable {
                 let count = min(blockTiles, tiles - first)
                 Parallel.forEach(inChannels, threads: threads, costPerItem: count * 256) { channels in
                     withUnsafePointer(to: shape) {
-                        ck_winograd_f43_input($0, input, first, count, channels.lowerBound, channels.upperBound, transformedInput, blockTiles)
+                        ck_winograd_f43_input($0, input, first, count, channels.lowerBound, channels.upperBound, transformedInput, blockTiles, simdLevel)
                     }
                 }
                 // Each worker multiplies its own rows of every U[ξ], then transforms those channels back.
@@ -100,7 +102,7 @@ struct WinogradConvolution: Sendable {
                     }
                     withUnsafePointer(to: shape) { shape in
                         withUnsafePointer(to: epilogue) {
-                            ck_winograd_f43_output(shape, products, blockTiles, first, count, rows.lowerBound, rows.upperBound, $0, output)
+                            ck_winograd_f43_output(shape, products, blockTiles, first, count, rows.lowerBound, rows.upperBound, $0, output, simdLevel)
                         }
                     }
                 }
