@@ -1,4 +1,5 @@
-/// Conv (N-D, groups, pads, strides, dilations, auto_pad) by im2col + sgemm, and the sliding-window
+/// Conv (N-D, groups, pads, strides, dilations, auto_pad) by im2col + sgemm (3×3 stride-1 ones by
+/// Winograd when they fit, see WinogradConvolution.swift), and the sliding-window
 /// geometry it shares with the pooling kernels.
 
 /// Kernel size, strides, dilations and padding of a sliding-window operator (Conv, pooling),
@@ -121,6 +122,8 @@ struct ConvKernel: TensorKernel {
     let packedWeights: Tensor?
     /// For `FusedConv`: the activation applied to each output block as soon as it is computed.
     let activation: FusedActivation?
+    /// The Winograd plan of a 3×3 stride-1 convolution with constant weights, tried before im2col.
+    let winograd: WinogradConvolution?
 
     init(_ context: KernelContext) throws {
         try context.expectInputs(2, 3)
@@ -151,6 +154,8 @@ struct ConvKernel: TensorKernel {
         } else {
             packedWeights = nil
         }
+        let (strides, dilations, group) = (geometry.strides, geometry.dilations, group)
+        winograd = packedWeights.flatMap { WinogradConvolution(weights: $0, strides: strides, dilations: dilations, group: group) }
     }
 
     static func asFloat(_ t: Tensor) throws -> Tensor {
@@ -189,12 +194,18 @@ struct ConvKernel: TensorKernel {
         let rows = groupChannels * kernelSize
         let yp = out.pointer(as: Float.self), xp = xf.pointer(as: Float.self), wp = w.pointer(as: Float.self)
 
+        let biasValues = try bias.map(Conversion.floats)
+        if let b = biasValues, b.count != outChannels {
+            throw ONNXRunError(.shapeMismatch, "bias has \(b.count) values, expected \(outChannels)")
+        }
+        if let winograd, spatial.count == 2, winograd.run(
+            xp, batch: batch, height: spatial[0], width: spatial[1], g, bias: biasValues, activation: activation,
+            into: yp, threads: context.threads) {
+            return [try Self.restore(out, like: x)]
+        }
+
         // Start from the bias (or zero) and accumulate the products into it.
-        if let bias {
-            let b = try Conversion.floats(bias)
-            guard b.count == outChannels else {
-                throw ONNXRunError(.shapeMismatch, "bias has \(b.count) values, expected \(outChannels)")
-            }
+        if let b = biasValues {
             for n in 0..<batch {
                 for m in 0..<outChannels {
                     (yp + (n * outChannels + m) * outSize).update(repeating: b[m], count: outSize)
