@@ -49,6 +49,13 @@ static void combine_columns_portable(pool_mode mode, const float *line, size_t c
     }
 }
 
+/// The combination of p[0..<count], or the identity when count is 0.
+static float reduce_portable(pool_mode mode, const float *p, size_t count) {
+    float acc = mode == POOL_MAX ? -INFINITY : 0;
+    for (size_t i = 0; i < count; i++) acc = portable_combine(mode, acc, p[i]);
+    return acc;
+}
+
 #if defined(__x86_64__)
 
 // MARK: AVX-512
@@ -101,6 +108,16 @@ AVX512 static void combine_columns_avx512(pool_mode mode, const float *line, siz
     }
 }
 
+AVX512 static float reduce_avx512(pool_mode mode, const float *p, size_t count) {
+    __m512 acc = _mm512_set1_ps(mode == POOL_MAX ? -INFINITY : 0);
+    size_t i = 0;
+    for (; i + 16 <= count; i += 16) acc = avx512_combine(mode, acc, _mm512_loadu_ps(p + i));
+    float lanes[16];
+    _mm512_storeu_ps(lanes, acc);
+    float tail = reduce_portable(mode, p + i, count - i);
+    return portable_combine(mode, tail, reduce_portable(mode, lanes, 16));
+}
+
 // MARK: AVX2
 
 #define AVX2 __attribute__((target("avx2,fma")))
@@ -151,6 +168,16 @@ AVX2 static void combine_columns_avx2(pool_mode mode, const float *line, size_t 
     }
 }
 
+AVX2 static float reduce_avx2(pool_mode mode, const float *p, size_t count) {
+    __m256 acc = _mm256_set1_ps(mode == POOL_MAX ? -INFINITY : 0);
+    size_t i = 0;
+    for (; i + 8 <= count; i += 8) acc = avx2_combine(mode, acc, _mm256_loadu_ps(p + i));
+    float lanes[8];
+    _mm256_storeu_ps(lanes, acc);
+    float tail = reduce_portable(mode, p + i, count - i);
+    return portable_combine(mode, tail, reduce_portable(mode, lanes, 8));
+}
+
 #endif
 
 // MARK: Dispatch
@@ -177,6 +204,17 @@ static void combine_columns(int level, pool_mode mode, const float *line, size_t
     }
 #endif
     combine_columns_portable(mode, line, count, stride, kernel, dilation, out);
+}
+
+static float reduce(int level, pool_mode mode, const float *p, size_t count) {
+#if defined(__x86_64__)
+    switch (level) {
+    case CK_LEVEL_AVX512: return reduce_avx512(mode, p, count);
+    case CK_LEVEL_AVX2: return reduce_avx2(mode, p, count);
+    default: break;
+    }
+#endif
+    return reduce_portable(mode, p, count);
 }
 
 // MARK: Driver
@@ -261,4 +299,14 @@ void ck_max_pool2d_f32(const ck_pool2d_geometry *geometry, const float *src, flo
 void ck_average_pool2d_f32(const ck_pool2d_geometry *geometry, int count_include_pad,
                            const float *src, float *dst, size_t planes) {
     pool2d(POOL_AVERAGE, count_include_pad, geometry, src, dst, planes);
+}
+
+void ck_global_max_pool_f32(const float *src, float *dst, size_t planes, size_t size) {
+    const int level = ck_cpu_level();
+    for (size_t p = 0; p < planes; p++) dst[p] = reduce(level, POOL_MAX, src + p * size, size);
+}
+
+void ck_global_average_pool_f32(const float *src, float *dst, size_t planes, size_t size) {
+    const int level = ck_cpu_level();
+    for (size_t p = 0; p < planes; p++) dst[p] = reduce(level, POOL_AVERAGE, src + p * size, size) / (float)size;
 }

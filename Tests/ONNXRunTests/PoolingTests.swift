@@ -282,6 +282,25 @@ private struct PlaneCase: CustomStringConvertible {
         #expect(try d.scalars(as: Double.self) == [3, -4])
     }
 
+    /// GlobalMaxPool / GlobalAveragePool of floats at every SIMD level, over plane sizes around the
+    /// vector widths, with a NaN in one plane.
+    @Test(arguments: [CK_LEVEL_PORTABLE, CK_LEVEL_AVX2, CK_LEVEL_AVX512])
+    func globalPoolingMatchesTheReference(level: Int) throws {
+        ck_set_cpu_level(Int32(level))
+        defer { ck_set_cpu_level(Int32(CK_LEVEL_AVX512)) }
+        let planes = 4
+        for size in [1, 7, 8, 15, 16, 33, 49, 169] {
+            var values = sampleValues(planes * size, seed: UInt64(size))
+            values[size + size / 2] = .nan
+            let x = floatTensor([2, 2, size, 1], values)
+            let chunks = (0..<planes).map { Array(values[($0 * size)..<(($0 + 1) * size)]) }
+            let maxima = chunks.map { $0.contains(where: \.isNaN) ? Float.nan : $0.max()! }
+            let means = chunks.map { $0.reduce(0, +) / Float(size) }
+            expectClose(try runNode("GlobalMaxPool", inputs: [x])[0], floatTensor([2, 2, 1, 1], maxima), rtol: 0, atol: 0)
+            expectClose(try runNode("GlobalAveragePool", inputs: [x])[0], floatTensor([2, 2, 1, 1], means))
+        }
+    }
+
     @Test func integerMaxPool() throws {
         let x = try Tensor(shape: [1, 1, 4], scalars: [Int8(-5), 3, -7, -1])
         let y = try runNode("MaxPool", opset: 12, inputs: [x], attributes: ["kernel_shape": ints(2), "strides": ints(2)])[0]

@@ -25,4 +25,11 @@ void ck_max_pool2d_f32(const ck_pool2d_geometry *geometry, const float *src, flo
 void ck_average_pool2d_f32(const ck_pool2d_geometry *geometry, int count_include_pad,
                            const float *src, float *dst, size_t planes);
 
+/// GlobalMaxPool: dst[p] = the maximum of plane p's `size` values (NaN if any is NaN,
+/// -infinity if the plane is empty).
+void ck_global_max_pool_f32(const float *src, float *dst, size_t planes, size_t size);
+
+/// GlobalAveragePool: dst[p] = the mean of plane p's `size` values (NaN if the plane is empty).
+void ck_global_average_pool_f32(const float *src, float *dst, size_t planes, size_t size);
+
 #endif

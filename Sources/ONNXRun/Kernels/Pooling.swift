@@ -294,7 +294,18 @@ struct GlobalPoolKernel: TensorKernel {
             return out
         }
         switch x.dataType {
-        case .float: return [try run(Float.self)]
+        case .float:
+            let out = try Tensor(uninitialized: .float, shape: outShape)
+            let px = UnsafePointer(x.pointer(as: Float.self)), py = out.pointer(as: Float.self)
+            let mode = mode
+            Parallel.forEach(planes, threads: context.threads, costPerItem: size) { range in
+                let (src, dst) = (px + range.lowerBound * size, py + range.lowerBound)
+                switch mode {
+                case .average: ck_global_average_pool_f32(src, dst, range.count, size)
+                case .max: ck_global_max_pool_f32(src, dst, range.count, size)
+                }
+            }
+            return [out]
         case .double: return [try run(Double.self)]
         case .float16, .bfloat16:
             let result = try compute([Conversion.cast(x, to: .float)], context)[0]
