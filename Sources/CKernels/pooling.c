@@ -12,7 +12,7 @@
 // Each output row is pooled in two steps. First the window's input rows are combined column by
 // column (max or sum) into a line buffer that holds the padding as identity values (-infinity or
 // 0) on both sides; then every output takes the window's columns from that line, which needs no
-// border tests. Average pooling finally divides each output by its tap count.
+// border tests, and for averages divides by the tap count.
 
 typedef enum { POOL_MAX, POOL_AVERAGE } pool_mode;
 
@@ -38,14 +38,18 @@ static void combine_rows_portable(pool_mode mode, const float *first_row, size_t
     }
 }
 
-/// out[o] = combination of line[o·stride + k·dilation] over k < kernel, for o < count.
+/// How combine_columns finishes each output: as is (divisors NULL), or divided by
+/// row_divisor · divisors[o] (averages; divisors has LINE_SLACK readable values past the outputs).
+typedef struct { const float *divisors; float row_divisor; } column_scale;
+
+/// out[o] = combination of line[o·stride + k·dilation] over k < kernel, for o < count, scaled.
 static void combine_columns_portable(pool_mode mode, const float *line, size_t count, size_t stride,
-                                     size_t kernel, size_t dilation, float *out) {
+                                     size_t kernel, size_t dilation, column_scale scale, float *out) {
     for (size_t o = 0; o < count; o++) {
         const float *p = line + o * stride;
         float acc = p[0];
         for (size_t k = 1; k < kernel; k++) acc = portable_combine(mode, acc, p[k * dilation]);
-        out[o] = acc;
+        out[o] = scale.divisors ? acc / (scale.row_divisor * scale.divisors[o]) : acc;
     }
 }
 
@@ -94,15 +98,17 @@ AVX512 static inline __m512 avx512_load_strided(const float *p, size_t stride) {
 }
 
 AVX512 static void combine_columns_avx512(pool_mode mode, const float *line, size_t count, size_t stride,
-                                          size_t kernel, size_t dilation, float *out) {
+                                          size_t kernel, size_t dilation, column_scale scale, float *out) {
     if (stride > 2) {
-        combine_columns_portable(mode, line, count, stride, kernel, dilation, out);
+        combine_columns_portable(mode, line, count, stride, kernel, dilation, scale, out);
         return;
     }
     for (size_t o = 0; o < count; o += 16) {
         const float *p = line + o * stride;
         __m512 acc = avx512_load_strided(p, stride);
         for (size_t k = 1; k < kernel; k++) acc = avx512_combine(mode, acc, avx512_load_strided(p + k * dilation, stride));
+        if (scale.divisors)
+            acc = _mm512_div_ps(acc, _mm512_mul_ps(_mm512_set1_ps(scale.row_divisor), _mm512_loadu_ps(scale.divisors + o)));
         if (o + 16 <= count) _mm512_storeu_ps(out + o, acc);
         else _mm512_mask_storeu_ps(out + o, (__mmask16)((1u << (count - o)) - 1), acc);
     }
@@ -149,15 +155,17 @@ AVX2 static inline __m256 avx2_load_strided(const float *p, size_t stride) {
 }
 
 AVX2 static void combine_columns_avx2(pool_mode mode, const float *line, size_t count, size_t stride,
-                                      size_t kernel, size_t dilation, float *out) {
+                                      size_t kernel, size_t dilation, column_scale scale, float *out) {
     if (stride > 2) {
-        combine_columns_portable(mode, line, count, stride, kernel, dilation, out);
+        combine_columns_portable(mode, line, count, stride, kernel, dilation, scale, out);
         return;
     }
     for (size_t o = 0; o < count; o += 8) {
         const float *p = line + o * stride;
         __m256 acc = avx2_load_strided(p, stride);
         for (size_t k = 1; k < kernel; k++) acc = avx2_combine(mode, acc, avx2_load_strided(p + k * dilation, stride));
+        if (scale.divisors)
+            acc = _mm256_div_ps(acc, _mm256_mul_ps(_mm256_set1_ps(scale.row_divisor), _mm256_loadu_ps(scale.divisors + o)));
         if (o + 8 <= count) {
             _mm256_storeu_ps(out + o, acc);
         } else {
@@ -195,15 +203,15 @@ static void combine_rows(int level, pool_mode mode, const float *first_row, size
 }
 
 static void combine_columns(int level, pool_mode mode, const float *line, size_t count, size_t stride,
-                            size_t kernel, size_t dilation, float *out) {
+                            size_t kernel, size_t dilation, column_scale scale, float *out) {
 #if defined(__x86_64__)
     switch (level) {
-    case CK_LEVEL_AVX512: combine_columns_avx512(mode, line, count, stride, kernel, dilation, out); return;
-    case CK_LEVEL_AVX2: combine_columns_avx2(mode, line, count, stride, kernel, dilation, out); return;
+    case CK_LEVEL_AVX512: combine_columns_avx512(mode, line, count, stride, kernel, dilation, scale, out); return;
+    case CK_LEVEL_AVX2: combine_columns_avx2(mode, line, count, stride, kernel, dilation, scale, out); return;
     default: break;
     }
 #endif
-    combine_columns_portable(mode, line, count, stride, kernel, dilation, out);
+    combine_columns_portable(mode, line, count, stride, kernel, dilation, scale, out);
 }
 
 static float reduce(int level, pool_mode mode, const float *p, size_t count) {
@@ -263,10 +271,11 @@ static void pool2d(pool_mode mode, int count_include_pad, const ck_pool2d_geomet
     axis_taps *rows = malloc(g->out_h * sizeof(axis_taps));
     axis_taps *columns = malloc(g->out_w * sizeof(axis_taps));
     float *line = malloc((line_length + LINE_SLACK) * sizeof(float));
-    float *column_divisors = malloc(g->out_w * sizeof(float));
+    float *column_divisors = malloc((g->out_w + LINE_SLACK) * sizeof(float));
     fill_axis_taps(rows, g->in_h, g->out_h, g->kernel_h, g->stride_h, g->dilation_h, g->pad_top, g->pad_bottom);
     fill_axis_taps(columns, g->in_w, g->out_w, g->kernel_w, g->stride_w, g->dilation_w, g->pad_left, g->pad_right);
-    for (size_t o = 0; o < g->out_w; o++) column_divisors[o] = average_divisor(columns[o], count_include_pad);
+    for (size_t o = 0; o < g->out_w + LINE_SLACK; o++)
+        column_divisors[o] = o < g->out_w ? average_divisor(columns[o], count_include_pad) : 1;
     fill_floats(line, identity, line_length + LINE_SLACK);
 
     for (size_t plane = 0; plane < planes; plane++) {
@@ -279,11 +288,9 @@ static void pool2d(pool_mode mode, int count_include_pad, const ck_pool2d_geomet
             else
                 combine_rows(level, mode, plane_src + t.first * g->in_w, g->dilation_h * g->in_w, t.count,
                              columns_read, line + g->pad_left);
-            combine_columns(level, mode, line, g->out_w, g->stride_w, g->kernel_w, g->dilation_w, out);
-            if (mode == POOL_AVERAGE) {
-                const float row_divisor = average_divisor(t, count_include_pad);
-                for (size_t o = 0; o < g->out_w; o++) out[o] /= row_divisor * column_divisors[o];
-            }
+            const column_scale scale = {
+                mode == POOL_AVERAGE ? column_divisors : NULL, average_divisor(t, count_include_pad)};
+            combine_columns(level, mode, line, g->out_w, g->stride_w, g->kernel_w, g->dilation_w, scale, out);
         }
     }
     free(rows);
