@@ -14,6 +14,7 @@
 // 0) on both sides; then every output takes the window's columns from that line, which needs no
 // border tests, and for averages divides by the tap count.
 
+/// What a window computes: its maximum (NaN-propagating) or its sum (divided afterwards).
 typedef enum { POOL_MAX, POOL_AVERAGE } pool_mode;
 
 /// Extra identity values after the line, so SIMD loads for the last outputs stay inside it.
@@ -24,6 +25,7 @@ enum { LINE_SLACK = 64 };
 /// max(acc, x) that gives NaN when either is NaN.
 static inline float max_keep_nan(float acc, float x) { return (x > acc || x != x) ? x : acc; }
 
+/// One step of the window reduction: max or add.
 static inline float portable_combine(pool_mode mode, float acc, float x) {
     return mode == POOL_MAX ? max_keep_nan(acc, x) : acc + x;
 }
@@ -66,12 +68,14 @@ static float reduce_portable(pool_mode mode, const float *p, size_t count) {
 
 #define AVX512 __attribute__((target("avx512f,avx512dq,avx2,fma")))
 
+/// One step of the window reduction on 16 lanes.
 AVX512 static inline __m512 avx512_combine(pool_mode mode, __m512 acc, __m512 x) {
     if (mode == POOL_AVERAGE) return _mm512_add_ps(acc, x);
     // Where x is a number, max(x, acc), which returns acc when acc is NaN; elsewhere x (NaN).
     return _mm512_mask_max_ps(x, _mm512_cmp_ps_mask(x, x, _CMP_ORD_Q), x, acc);
 }
 
+/// combine_rows_portable on 16 columns at a time; the tail uses masked loads and stores.
 AVX512 static void combine_rows_avx512(pool_mode mode, const float *first_row, size_t row_step, size_t rows,
                                        size_t width, float *out) {
     size_t w = 0;
@@ -97,6 +101,7 @@ AVX512 static inline __m512 avx512_load_strided(const float *p, size_t stride) {
     return _mm512_permutex2var_ps(_mm512_loadu_ps(p), even, _mm512_loadu_ps(p + 16));
 }
 
+/// combine_columns_portable on 16 outputs at a time for strides 1 and 2.
 AVX512 static void combine_columns_avx512(pool_mode mode, const float *line, size_t count, size_t stride,
                                           size_t kernel, size_t dilation, column_scale scale, float *out) {
     if (stride > 2) {
@@ -114,6 +119,7 @@ AVX512 static void combine_columns_avx512(pool_mode mode, const float *line, siz
     }
 }
 
+/// reduce_portable with 16 partial results, combined at the end.
 AVX512 static float reduce_avx512(pool_mode mode, const float *p, size_t count) {
     __m512 acc = _mm512_set1_ps(mode == POOL_MAX ? -INFINITY : 0);
     size_t i = 0;
@@ -128,12 +134,14 @@ AVX512 static float reduce_avx512(pool_mode mode, const float *p, size_t count) 
 
 #define AVX2 __attribute__((target("avx2,fma")))
 
+/// One step of the window reduction on 8 lanes.
 AVX2 static inline __m256 avx2_combine(pool_mode mode, __m256 acc, __m256 x) {
     if (mode == POOL_AVERAGE) return _mm256_add_ps(acc, x);
     // max(x, acc) returns acc when acc is NaN; NaN lanes of x are blended in afterwards.
     return _mm256_blendv_ps(_mm256_max_ps(x, acc), x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
 }
 
+/// combine_rows_portable on 8 columns at a time; the tail is scalar.
 AVX2 static void combine_rows_avx2(pool_mode mode, const float *first_row, size_t row_step, size_t rows,
                                    size_t width, float *out) {
     size_t w = 0;
@@ -154,6 +162,7 @@ AVX2 static inline __m256 avx2_load_strided(const float *p, size_t stride) {
     return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(evens), _MM_SHUFFLE(3, 1, 2, 0)));
 }
 
+/// combine_columns_portable on 8 outputs at a time for strides 1 and 2.
 AVX2 static void combine_columns_avx2(pool_mode mode, const float *line, size_t count, size_t stride,
                                       size_t kernel, size_t dilation, column_scale scale, float *out) {
     if (stride > 2) {
@@ -176,6 +185,7 @@ AVX2 static void combine_columns_avx2(pool_mode mode, const float *line, size_t 
     }
 }
 
+/// reduce_portable with 8 partial results, combined at the end.
 AVX2 static float reduce_avx2(pool_mode mode, const float *p, size_t count) {
     __m256 acc = _mm256_set1_ps(mode == POOL_MAX ? -INFINITY : 0);
     size_t i = 0;
@@ -190,6 +200,7 @@ AVX2 static float reduce_avx2(pool_mode mode, const float *p, size_t count) {
 
 // MARK: Dispatch
 
+/// combine_rows_portable at SIMD level `level`.
 static void combine_rows(int level, pool_mode mode, const float *first_row, size_t row_step, size_t rows,
                          size_t width, float *out) {
 #if defined(__x86_64__)
@@ -202,6 +213,7 @@ static void combine_rows(int level, pool_mode mode, const float *first_row, size
     combine_rows_portable(mode, first_row, row_step, rows, width, out);
 }
 
+/// combine_columns_portable at SIMD level `level`.
 static void combine_columns(int level, pool_mode mode, const float *line, size_t count, size_t stride,
                             size_t kernel, size_t dilation, column_scale scale, float *out) {
 #if defined(__x86_64__)
@@ -214,6 +226,7 @@ static void combine_columns(int level, pool_mode mode, const float *line, size_t
     combine_columns_portable(mode, line, count, stride, kernel, dilation, scale, out);
 }
 
+/// reduce_portable at SIMD level `level`.
 static float reduce(int level, pool_mode mode, const float *p, size_t count) {
 #if defined(__x86_64__)
     switch (level) {
@@ -231,6 +244,7 @@ static float reduce(int level, pool_mode mode, const float *p, size_t count) {
 /// are inside the input, and how many inside the input and its explicit padding.
 typedef struct { size_t first, count, padded; } axis_taps;
 
+/// The taps of every output position along one axis.
 static void fill_axis_taps(axis_taps *taps, size_t input, size_t output, size_t kernel, size_t stride,
                            size_t dilation, size_t pad_begin, size_t pad_end) {
     const ptrdiff_t low = -(ptrdiff_t)pad_begin, high = (ptrdiff_t)(input + pad_end);
@@ -248,6 +262,7 @@ static void fill_axis_taps(axis_taps *taps, size_t input, size_t output, size_t 
     }
 }
 
+/// p[0..<count] = value.
 static void fill_floats(float *p, float value, size_t count) {
     for (size_t i = 0; i < count; i++) p[i] = value;
 }
@@ -258,6 +273,8 @@ static float average_divisor(axis_taps t, int count_include_pad) {
     return n > 0 ? (float)n : 1;
 }
 
+/// Pools `planes` planes row by row (see the top of the file); the tables and the line buffer
+/// are built once per call.
 static void pool2d(pool_mode mode, int count_include_pad, const ck_pool2d_geometry *g,
                    const float *src, float *dst, size_t planes) {
     if (planes == 0 || g->out_h == 0 || g->out_w == 0) return;
