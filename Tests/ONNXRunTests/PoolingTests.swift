@@ -1,3 +1,4 @@
+import CKernels
 import Testing
 @testable import ONNXRun
 
@@ -37,7 +38,93 @@ private func referencePool(
     return floatTensor(Array(x.shape[..<2]) + output, out)
 }
 
-@Suite struct PoolingTests {
+
+/// One 2-D (or, with `height` 1, 1-D) pooling configuration of the SIMD kernel tests.
+private struct PlaneCase: CustomStringConvertible {
+    var height: Int, width: Int, kernel: Int, stride: Int, dilation: Int
+    /// top, left, bottom, right
+    var pads: [Int]
+    var ceilMode: Bool
+    var oneDimensional: Bool { height == 1 }
+
+    /// Every combination of kernel 2/3/5, stride 1/2/3, dilation 1/2, four paddings and ceil_mode.
+    static func all(height: Int, width: Int) -> [PlaneCase] {
+        var cases: [PlaneCase] = []
+        for kernel in [2, 3, 5] {
+            for stride in [1, 2, 3] {
+                for dilation in [1, 2] {
+                    for pads in [[0, 0, 0, 0], [1, 1, 1, 1], [0, 1, 2, 0], [2, 0, 1, 2]] {
+                        for ceilMode in [false, true] {
+                            cases.append(PlaneCase(height: height, width: width, kernel: kernel, stride: stride, dilation: dilation, pads: pads, ceilMode: ceilMode))
+                        }
+                    }
+                }
+            }
+        }
+        return cases
+    }
+
+    var description: String { "\(height)×\(width) k\(kernel) s\(stride) d\(dilation) pads \(pads) ceil \(ceilMode)" }
+
+    /// Output size along one axis, nil when the window does not fit.
+    private func output(_ input: Int, _ kernel: Int, _ begin: Int, _ end: Int) -> Int? {
+        let span = input + begin + end - ((kernel - 1) * dilation + 1)
+        guard span >= 0 else { return nil }
+        var out = (ceilMode ? (span + stride - 1) / stride : span / stride) + 1
+        // ceil_mode drops a last window that would start in the trailing padding.
+        if ceilMode && (out - 1) * stride >= input + begin { out -= 1 }
+        return out
+    }
+
+    var outputSize: (Int, Int)? {
+        guard let h = oneDimensional ? 1 : output(height, kernel, pads[0], pads[2]),
+              let w = output(width, kernel, pads[1], pads[3]) else { return nil }
+        return (h, w)
+    }
+
+    func attributes(countIncludePad: Bool = false) -> [String: Attribute] {
+        let axes = oneDimensional ? 1 : 2
+        return [
+            "kernel_shape": .ints(Array(repeating: kernel, count: axes)),
+            "strides": .ints(Array(repeating: stride, count: axes)),
+            "dilations": .ints(Array(repeating: dilation, count: axes)),
+            "pads": .ints(oneDimensional ? [pads[1], pads[3]] : pads),
+            "ceil_mode": .int(ceilMode ? 1 : 0),
+            "count_include_pad": .int(countIncludePad ? 1 : 0),
+        ]
+    }
+
+    /// Pooling by definition, one window at a time. Max gives NaN when any tap is NaN.
+    func reference(_ x: [Float], planes: Int, max isMax: Bool, countIncludePad: Bool = false) -> [Float] {
+        let (outH, outW) = outputSize!
+        let (kernelH, padTop, padBottom) = oneDimensional ? (1, 0, 0) : (kernel, pads[0], pads[2])
+        var out: [Float] = []
+        for plane in 0..<planes {
+            for oh in 0..<outH {
+                for ow in 0..<outW {
+                    var best = -Float.infinity, sum: Float = 0, count = 0, padded = 0
+                    for kh in 0..<kernelH {
+                        for kw in 0..<kernel {
+                            let h = oh * (oneDimensional ? 1 : stride) + kh * dilation - padTop
+                            let w = ow * stride + kw * dilation - pads[1]
+                            if h >= -padTop && h < height + padBottom && w >= -pads[1] && w < width + pads[3] { padded += 1 }
+                            guard h >= 0 && h < height && w >= 0 && w < width else { continue }
+                            let v = x[(plane * height + h) * width + w]
+                            if !best.isNaN && (v.isNaN || v > best) { best = v }
+                            sum += v
+                            count += 1
+                        }
+                    }
+                    let divisor = countIncludePad ? padded : count
+                    out.append(isMax ? best : divisor > 0 ? sum / Float(divisor) : 0)
+                }
+            }
+        }
+        return out
+    }
+}
+
+@Suite(.serialized) struct PoolingTests {
     @Test func maxPoolByHand() throws {
         let x = floatTensor([1, 1, 4, 4], (1...16).map(Float.init))
         let y = try runNode("MaxPool", inputs: [x], attributes: ["kernel_shape": ints(2, 2), "strides": ints(2, 2)])[0]
@@ -114,6 +201,37 @@ private func referencePool(
         expectClose(try runNode("AveragePool", inputs: [x], attributes: ceil)[0], expectedCeil)
     }
 
+    /// The SIMD kernels (1-D and 2-D float windows) at every level against `PlaneCase.reference`:
+    /// odd and even sizes, widths past one vector, kernels 2/3/5, strides 1/2/3, dilations,
+    /// symmetric and asymmetric pads, ceil_mode, count_include_pad, and NaN / infinite inputs.
+    @Test(arguments: [CK_LEVEL_PORTABLE, CK_LEVEL_AVX2, CK_LEVEL_AVX512])
+    func planeKernelsMatchTheReference(level: Int) throws {
+        let used = ck_set_cpu_level(Int32(level))
+        defer { ck_set_cpu_level(Int32(CK_LEVEL_AVX512)) }
+        if used != Int32(level) { print("SIMD level \(level) not supported here; tested level \(used)") }
+        let planes = 3
+        for (height, width) in [(5, 7), (8, 8), (6, 40), (1, 33), (35, 4), (9, 70)] {
+            let clean = sampleValues(planes * height * width, seed: UInt64(height * 100 + width))
+            var special = clean
+            for i in stride(from: 3, to: special.count, by: 29) { special[i] = .nan }
+            for i in stride(from: 11, to: special.count, by: 41) { special[i] = -.infinity }
+            for i in stride(from: 17, to: special.count, by: 43) { special[i] = .infinity }
+            for c in PlaneCase.all(height: height, width: width) {
+                guard let (outH, outW) = c.outputSize else { continue }
+                let inShape = c.oneDimensional ? [1, planes, width] : [1, planes, height, width]
+                let outShape = c.oneDimensional ? [1, planes, outW] : [1, planes, outH, outW]
+                for values in [clean, special] {
+                    let y = try runNode("MaxPool", inputs: [floatTensor(inShape, values)], attributes: c.attributes())[0]
+                    expectClose(y, floatTensor(outShape, c.reference(values, planes: planes, max: true)), rtol: 0, atol: 0)
+                }
+                for includePad in [false, true] {
+                    let y = try runNode("AveragePool", inputs: [floatTensor(inShape, clean)], attributes: c.attributes(countIncludePad: includePad))[0]
+                    expectClose(y, floatTensor(outShape, c.reference(clean, planes: planes, max: false, countIncludePad: includePad)))
+                }
+            }
+        }
+    }
+
     @Test func averagePoolSplitAcrossThreads() throws {
         // 2 × 8 planes of 16 × 16, just enough work for two threads; both must give the reference.
         let x = sampleTensor([2, 8, 16, 16], seed: 24)
@@ -162,6 +280,25 @@ private func referencePool(
         expectClose(try runNode("GlobalMaxPool", inputs: [x])[0], floatTensor([1, 2, 1, 1], [6, -1]))
         let d = try runNode("GlobalAveragePool", inputs: [Conversion.cast(x, to: .double)])[0]
         #expect(try d.scalars(as: Double.self) == [3, -4])
+    }
+
+    /// GlobalMaxPool / GlobalAveragePool of floats at every SIMD level, over plane sizes around the
+    /// vector widths, with a NaN in one plane.
+    @Test(arguments: [CK_LEVEL_PORTABLE, CK_LEVEL_AVX2, CK_LEVEL_AVX512])
+    func globalPoolingMatchesTheReference(level: Int) throws {
+        ck_set_cpu_level(Int32(level))
+        defer { ck_set_cpu_level(Int32(CK_LEVEL_AVX512)) }
+        let planes = 4
+        for size in [1, 7, 8, 15, 16, 33, 49, 169] {
+            var values = sampleValues(planes * size, seed: UInt64(size))
+            values[size + size / 2] = .nan
+            let x = floatTensor([2, 2, size, 1], values)
+            let chunks = (0..<planes).map { Array(values[($0 * size)..<(($0 + 1) * size)]) }
+            let maxima = chunks.map { $0.contains(where: \.isNaN) ? Float.nan : $0.max()! }
+            let means = chunks.map { $0.reduce(0, +) / Float(size) }
+            expectClose(try runNode("GlobalMaxPool", inputs: [x])[0], floatTensor([2, 2, 1, 1], maxima), rtol: 0, atol: 0)
+            expectClose(try runNode("GlobalAveragePool", inputs: [x])[0], floatTensor([2, 2, 1, 1], means))
+        }
     }
 
     @Test func integerMaxPool() throws {

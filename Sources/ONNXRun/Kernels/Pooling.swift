@@ -1,5 +1,7 @@
 /// MaxPool, AveragePool (1-D to 3-D windows), GlobalAveragePool and GlobalMaxPool.
 
+internal import CKernels
+
 /// Windowed pooling. Padded positions never contribute a value; AveragePool with
 /// `count_include_pad` counts them (up to the explicit padding, not the ceil_mode overhang).
 struct PoolKernel: TensorKernel {
@@ -85,16 +87,27 @@ struct PoolKernel: TensorKernel {
         let planes = x.shape[0] * x.shape[1]
         let outShape = Array(x.shape[..<2]) + g.output
         let layout = Layout(planes: planes, input: input, output: output, axes: axes)
+        // 1-D and 2-D windows of floats go to the SIMD kernels, which work plane by plane.
+        let plane = lift >= 1 ? ck_pool2d_geometry(
+            in_h: input[1], in_w: input[2], out_h: output[1], out_w: output[2],
+            kernel_h: kernel[1], kernel_w: kernel[2], stride_h: strides[1], stride_w: strides[2],
+            dilation_h: dilations[1], dilation_w: dilations[2],
+            pad_top: padBegin[1], pad_left: padBegin[2], pad_bottom: padEnd[1], pad_right: padEnd[2]) : nil
+        // Per plane: the vertical pass reads each window row once per output row, the horizontal
+        // pass every tap once.
+        let planeCost = layout.outPlane * kernel[2] + output[1] * input[2] * kernel[1]
 
         switch mode {
         case .max:
             let indices = wantsIndices ? try Tensor(uninitialized: .int64, shape: outShape) : nil
             let idx = indices?.pointer(as: Int64.self)
-            if x.dataType == .float, idx == nil, lift >= 1 {
+            if x.dataType == .float, idx == nil, let plane {
                 let out = try Tensor(uninitialized: .float, shape: outShape)
-                let xp = x.pointer(as: Float.self), yp = out.pointer(as: Float.self)
-                Parallel.forEach(planes, threads: context.threads, costPerItem: layout.outPlane * kernel[1] * kernel[2]) { range in
-                    Self.maxPool2D(xp, yp, layout, planes: range)
+                let xp = UnsafePointer(x.pointer(as: Float.self)), yp = out.pointer(as: Float.self)
+                Parallel.forEach(planes, threads: context.threads, costPerItem: planeCost) { range in
+                    withUnsafePointer(to: plane) {
+                        ck_max_pool2d_f32($0, xp + range.lowerBound * layout.inPlane, yp + range.lowerBound * layout.outPlane, range.count)
+                    }
                 }
                 return [out]
             }
@@ -129,7 +142,17 @@ struct PoolKernel: TensorKernel {
                 return out
             }
             switch x.dataType {
-            case .float: return [try average(Float.self)]
+            case .float:
+                guard let plane else { return [try average(Float.self)] }
+                let out = try Tensor(uninitialized: .float, shape: outShape)
+                let xp = UnsafePointer(x.pointer(as: Float.self)), yp = out.pointer(as: Float.self)
+                let includePad: Int32 = countIncludePad ? 1 : 0
+                Parallel.forEach(planes, threads: context.threads, costPerItem: planeCost) { range in
+                    withUnsafePointer(to: plane) {
+                        ck_average_pool2d_f32($0, includePad, xp + range.lowerBound * layout.inPlane, yp + range.lowerBound * layout.outPlane, range.count)
+                    }
+                }
+                return [out]
             case .double: return [try average(Double.self)]
             case .float16, .bfloat16:
                 let result = try compute([Conversion.cast(x, to: .float)], context)[0]
@@ -145,46 +168,6 @@ struct PoolKernel: TensorKernel {
         let axes: [AxisTaps]
         var inPlane: Int { input[0] * input[1] * input[2] }
         var outPlane: Int { output[0] * output[1] * output[2] }
-    }
-
-    /// Float max pooling over planes `planes` of a 2-D (or 1-D) window: the common case, kept free
-    /// of generic and index bookkeeping so it vectorizes.
-    private static func maxPool2D(_ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ l: Layout, planes: Range<Int>) {
-        let (H, W) = (l.input[1], l.input[2])
-        let (outH, outW) = (l.output[1], l.output[2])
-        let a1 = l.axes[1], a2 = l.axes[2]
-        a1.first.withUnsafeBufferPointer { hFirst in
-        a1.count.withUnsafeBufferPointer { hCount in
-        a2.first.withUnsafeBufferPointer { wFirst in
-        a2.count.withUnsafeBufferPointer { wCount in
-            let hStep = a1.step, wStep = a2.step
-            for plane in planes {
-                let px = x + plane * H * W
-                var py = y + plane * outH * outW
-                for oh in 0..<outH {
-                    let h0 = hFirst[oh], hn = hCount[oh]
-                    for ow in 0..<outW {
-                        let w0 = wFirst[ow], wn = wCount[ow]
-                        var best = -Float.infinity
-                        var sawNaN = false
-                        var h = h0
-                        for _ in 0..<hn {
-                            let row = px + h * W
-                            var w = w0
-                            for _ in 0..<wn {
-                                let v = row[w]
-                                best = v > best ? v : best
-                                sawNaN = sawNaN || v.isNaN
-                                w += wStep
-                            }
-                            h += hStep
-                        }
-                        py[ow] = sawNaN ? .nan : best
-                    }
-                    py += outW
-                }
-            }
-        }}}}
     }
 
     private func maxPool<T: Comparable>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ indices: UnsafeMutablePointer<Int64>?, _ l: Layout, empty: T) {
@@ -311,7 +294,18 @@ struct GlobalPoolKernel: TensorKernel {
             return out
         }
         switch x.dataType {
-        case .float: return [try run(Float.self)]
+        case .float:
+            let out = try Tensor(uninitialized: .float, shape: outShape)
+            let px = UnsafePointer(x.pointer(as: Float.self)), py = out.pointer(as: Float.self)
+            let mode = mode
+            Parallel.forEach(planes, threads: context.threads, costPerItem: size) { range in
+                let (src, dst) = (px + range.lowerBound * size, py + range.lowerBound)
+                switch mode {
+                case .average: ck_global_average_pool_f32(src, dst, range.count, size)
+                case .max: ck_global_max_pool_f32(src, dst, range.count, size)
+                }
+            }
+            return [out]
         case .double: return [try run(Double.self)]
         case .float16, .bfloat16:
             let result = try compute([Conversion.cast(x, to: .float)], context)[0]
