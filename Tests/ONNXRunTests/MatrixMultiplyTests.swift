@@ -137,6 +137,32 @@ private func transpose(_ a: [Float], rows: Int, cols: Int) -> [Float] {
     }
 }
 
+/// Matrix-vector products give bitwise the same outputs at any thread count, and equal rows
+/// give equal outputs wherever they lie (the light ResNet-50 expects 1,000 exactly equal logits).
+@Suite struct MatrixVectorDeterminismTests {
+    @Test func outputsDoNotDependOnTheSplit() {
+        let k = 2_051, n = 1_000
+        let x = sampleValues(k, seed: 11)
+        let row = sampleValues(k, seed: 12)
+        let rows = (0..<n).flatMap { _ in row }  // B stored n × k (transB), every row the same
+        let columns = (0..<k).flatMap { p in [Float](repeating: row[p], count: n) }  // B stored k × n
+        for (transB, b) in [(true, rows), (false, columns)] {
+            var results: [[Float]] = []
+            for threads in [1, 2] {
+                var c = [Float](repeating: 0, count: n)
+                BLAS.$threads.withValue(threads) {
+                    c.withUnsafeMutableBufferPointer { cp in
+                        BLAS.sgemm(transB: transB, m: 1, n: n, k: k, alpha: 1, a: x, lda: k, b: b, ldb: transB ? k : n, beta: 0, c: cp.baseAddress!, ldc: n)
+                    }
+                }
+                #expect(Set(c.map(\.bitPattern)).count == 1, "transB \(transB), \(threads) threads: equal rows gave different outputs")
+                results.append(c)
+            }
+            #expect(results[0].map(\.bitPattern) == results[1].map(\.bitPattern))
+        }
+    }
+}
+
 /// `BLAS.sgemm` against a plain triple loop, including the matrix-vector shapes it hands to sgemv
 /// and the blocks it splits across threads, for every transpose combination and padded strides.
 @Suite struct BLASProductTests {

@@ -1,4 +1,5 @@
 internal import CBLAS
+internal import CKernels
 
 /// MatMul (numpy semantics, batched with broadcasting) and Gemm, on OpenBLAS for float and double.
 
@@ -61,37 +62,47 @@ enum BLAS {
     }
 
     /// A product with one row or one column is a matrix-vector product, bound by reading the
-    /// matrix once; OpenBLAS's sgemv streams it about twice as fast as its sgemm does.
-    /// Split across threads by blocks of output elements.
+    /// matrix once. With AVX-512 it runs on CKernels' kernels, split across threads by blocks of
+    /// outputs; they compute every output the same way wherever it lies, so results do not
+    /// depend on the thread count (a model whose logits must come out exactly equal stays so).
+    /// Otherwise it is one OpenBLAS sgemv call.
     private static func sgemv(
         transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float,
         c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
-        if m == 1 {
-            // c[0, j] = Σ_p a[0, p] · op(B)[p, j]: the vector is A's row, the matrix is B.
-            let x = a, incx = transA ? lda : 1
-            split(m: 1, n: n, k: k) { _, columns in
-                let y = c + columns.lowerBound
-                if transB {
-                    cblas_sgemv(CblasRowMajor, CblasNoTrans, blasint(columns.count), blasint(k), alpha,
-                                b + columns.lowerBound * ldb, blasint(ldb), x, blasint(incx), beta, y, 1)
-                } else {
-                    cblas_sgemv(CblasRowMajor, CblasTrans, blasint(k), blasint(columns.count), alpha,
-                                b + columns.lowerBound, blasint(ldb), x, blasint(incx), beta, y, 1)
-                }
+        // The vector and the matrix: for m = 1 A's row times op(B), for n = 1 op(A) times B's column.
+        let (vector, step) = m == 1 ? (a, transA ? lda : 1) : (b, transB ? 1 : ldb)
+        let outputs = m == 1 ? n : m
+        // Matrix rows are contiguous per output ("rows") or per input ("columns").
+        let rowsLayout = m == 1 ? transB : !transA
+        let matrix = m == 1 ? b : a, ld = m == 1 ? ldb : lda
+        let incy = m == 1 ? 1 : ldc
+        guard ck_gemv_available() != 0 else {
+            _ = singleThreaded
+            if rowsLayout {
+                cblas_sgemv(CblasRowMajor, CblasNoTrans, blasint(outputs), blasint(k), alpha, matrix, blasint(ld), vector, blasint(step), beta, c, blasint(incy))
+            } else {
+                cblas_sgemv(CblasRowMajor, CblasTrans, blasint(k), blasint(outputs), alpha, matrix, blasint(ld), vector, blasint(step), beta, c, blasint(incy))
             }
-        } else {
-            // c[i, 0] = Σ_p op(A)[i, p] · b[p, 0]: the vector is B's column, the matrix is A.
-            let x = b, incx = transB ? 1 : ldb
-            split(m: m, n: 1, k: k) { rows, _ in
-                let y = c + rows.lowerBound * ldc
-                if transA {
-                    cblas_sgemv(CblasRowMajor, CblasTrans, blasint(k), blasint(rows.count), alpha,
-                                a + rows.lowerBound, blasint(lda), x, blasint(incx), beta, y, blasint(ldc))
-                } else {
-                    cblas_sgemv(CblasRowMajor, CblasNoTrans, blasint(rows.count), blasint(k), alpha,
-                                a + rows.lowerBound * lda, blasint(lda), x, blasint(incx), beta, y, blasint(ldc))
+            return
+        }
+        let contiguous: UnsafeMutablePointer<Float>? = step == 1 ? nil : .allocate(capacity: k)
+        defer { contiguous?.deallocate() }
+        if let contiguous { for p in 0..<k { contiguous[p] = vector[p * step] } }
+        let x = contiguous.map { UnsafePointer($0) } ?? vector
+        split(m: 1, n: outputs, k: k) { _, block in
+            if rowsLayout {
+                ck_gemv_rows_f32(block.count, k, alpha, matrix + block.lowerBound * ld, ld, x, beta, c + block.lowerBound * incy, incy)
+            } else if incy == 1 {
+                ck_gemv_columns_f32(block.count, k, alpha, matrix + block.lowerBound, ld, x, beta, c + block.lowerBound)
+            } else {
+                // A strided output: computed contiguously, then scaled in and stored.
+                let column = UnsafeMutablePointer<Float>.allocate(capacity: block.count)
+                defer { column.deallocate() }
+                ck_gemv_columns_f32(block.count, k, alpha, matrix + block.lowerBound, ld, x, 0, column)
+                for (i, j) in block.enumerated() {
+                    c[j * incy] = beta == 0 ? column[i] : column[i] + beta * c[j * incy]
                 }
             }
         }
