@@ -124,6 +124,9 @@ struct ConvKernel: TensorKernel {
     let activation: FusedActivation?
     /// The Winograd plan of a 3×3 stride-1 convolution with constant weights, tried before im2col.
     let winograd: WinogradConvolution?
+    /// The direct plan of a convolution with a short reduction and constant weights, tried
+    /// before im2col.
+    let direct: DirectConvolution?
 
     init(_ context: KernelContext) throws {
         try context.expectInputs(2, 3)
@@ -156,6 +159,7 @@ struct ConvKernel: TensorKernel {
         }
         let (strides, dilations, group) = (geometry.strides, geometry.dilations, group)
         winograd = packedWeights.flatMap { WinogradConvolution(weights: $0, strides: strides, dilations: dilations, group: group) }
+        direct = packedWeights.flatMap { DirectConvolution(weights: $0, strides: strides, group: group) }
     }
 
     static func asFloat(_ t: Tensor) throws -> Tensor {
@@ -226,6 +230,12 @@ struct ConvKernel: TensorKernel {
                 Self.depthwise2D(xp, weights: wp, planes: planes, channels: channels, input: spatial, g, into: yp)
                 activation?.apply(yp + planes.lowerBound * outSize, count: planes.count * outSize)
             }
+            return [try Self.restore(out, like: x)]
+        }
+
+        if let direct, spatial.count == 2, direct.run(
+            xp, batch: batch, height: spatial[0], width: spatial[1], g, into: yp, threads: context.threads) {
+            activation?.apply(yp, count: out.count, threads: context.threads)
             return [try Self.restore(out, like: x)]
         }
 

@@ -1,0 +1,33 @@
+#ifndef CK_DIRECT_CONV_H
+#define CK_DIRECT_CONV_H
+
+#include <stddef.h>
+
+/// Direct 2-D convolution for ungrouped convolutions with a short reduction (few input channels
+/// times window taps, e.g. a network's stem or stride-2 downsampling), where im2col's matrix
+/// would cost more to write and pack than the product itself. Sixteen output channels are
+/// computed at once, sixteen output columns per vector; row strides 1 and 2 are vectorized.
+/// AVX-512 only: check `ck_direct_conv_available()`.
+
+/// 1 when this CPU runs the kernel (AVX-512).
+int ck_direct_conv_available(void);
+
+/// Floats of the packed weights: output channels rounded up to 16, times in_channels·kernel_h·kernel_w.
+size_t ck_direct_conv_packed_count(size_t out_channels, size_t in_channels, size_t kernel_h, size_t kernel_w);
+
+/// Packs W[out][in][kh][kw] into blocks of 16 output channels laid out [in][kh][kw][16],
+/// zero-filling the channels past `out_channels`.
+void ck_direct_conv_pack(const float *weights, size_t out_channels, size_t in_channels, size_t kernel_h,
+                         size_t kernel_w, float *packed);
+
+/// Adds the convolution to output rows [row_begin, row_end) of the 16 output channels of `block`
+/// (`y` holds one image's out_channels × out_h × out_w outputs, already set to the bias or zero).
+/// `padded` is the image's in_channels planes of padded_h × padded_w floats with the zero
+/// padding in place, large enough for every window. stride_w must be 1 or 2.
+void ck_direct_conv_rows_f32(const float *padded, size_t in_channels, size_t padded_h, size_t padded_w,
+                             const float *packed, size_t block, size_t kernel_h, size_t kernel_w,
+                             size_t stride_h, size_t stride_w, size_t dilation_h, size_t dilation_w,
+                             float *y, size_t out_channels, size_t out_h, size_t out_w,
+                             size_t row_begin, size_t row_end);
+
+#endif

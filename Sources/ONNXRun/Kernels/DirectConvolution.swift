@@ -1,0 +1,69 @@
+internal import CKernels
+
+/// Direct convolution for ungrouped 2-D float convolutions with a short reduction (input channels
+/// × window taps ≤ `maximumReduction`): network stems (3 channels, 6×6 or 7×7 windows) and small
+/// stride-2 downsampling layers. For them im2col writes and OpenBLAS then packs a matrix many
+/// times the size of the product's output, and the product has few rows; here sixteen output
+/// channels are accumulated in registers straight from a zero-padded copy of the input
+/// (`CKernels/direct_conv.c`, AVX-512 only, row strides 1 and 2).
+struct DirectConvolution: Sendable {
+    /// Longest reduction (input channels · kernel height · kernel width) taken by this path.
+    static let maximumReduction = 512
+    /// Largest padded input copy, in floats (beyond it im2col's bands use less memory).
+    static let maximumPaddedFloats = 16 << 20
+
+    let outChannels: Int
+    let inChannels: Int
+    let kernel: (height: Int, width: Int)
+    /// Weights in blocks of 16 output channels, see `ck_direct_conv_pack`.
+    let packed: Tensor
+
+    /// Packs the weights, or returns nil when this path does not apply.
+    init?(weights: Tensor, strides: [Int]?, group: Int) {
+        guard ck_direct_conv_available() != 0, group == 1, weights.dataType == .float, weights.rank == 4 else { return nil }
+        let (o, c, h, w) = (weights.shape[0], weights.shape[1], weights.shape[2], weights.shape[3])
+        guard o > 0, c > 0, h * w > 1, c * h * w <= Self.maximumReduction,
+              [1, 2].contains((strides ?? [1, 1]).last ?? 1),
+              let packed = try? Tensor(uninitialized: .float, shape: [ck_direct_conv_packed_count(o, c, h, w)])
+        else { return nil }
+        ck_direct_conv_pack(weights.pointer(as: Float.self), o, c, h, w, packed.pointer(as: Float.self))
+        (outChannels, inChannels, kernel, self.packed) = (o, c, (h, w), packed)
+    }
+
+    /// Adds the convolution of `x` (batch × inChannels × height × width) to `y`, which holds the
+    /// bias or zeros; returns false, computing nothing, when the geometry does not suit.
+    func run(_ x: UnsafePointer<Float>, batch: Int, height: Int, width: Int, _ g: WindowGeometry.Resolved,
+             into y: UnsafeMutablePointer<Float>, threads: Int) -> Bool {
+        let (sH, sW, dH, dW) = (g.strides[0], g.strides[1], g.dilations[0], g.dilations[1])
+        let (outH, outW) = (g.output[0], g.output[1])
+        guard sW == 1 || sW == 2, g.kernel == [kernel.height, kernel.width] else { return false }
+        let paddedH = (outH - 1) * sH + (kernel.height - 1) * dH + 1
+        let paddedW = (outW - 1) * sW + (kernel.width - 1) * dW + 1
+        guard inChannels * paddedH * paddedW <= Self.maximumPaddedFloats else { return false }
+        let (pH, pW) = (g.padBegin[0], g.padBegin[1])
+        let padded = UnsafeMutablePointer<Float>.allocate(capacity: inChannels * paddedH * paddedW)
+        defer { padded.deallocate() }
+        padded.initialize(repeating: 0, count: inChannels * paddedH * paddedW)
+        let rows = max(0, min(height, paddedH - pH)), columns = max(0, min(width, paddedW - pW))
+        let blocks = (outChannels + 15) / 16
+        let reduction = inChannels * kernel.height * kernel.width
+        for n in 0..<batch {
+            let image = x + n * inChannels * height * width
+            // The border stays zero; each image overwrites the same interior.
+            for c in 0..<inChannels {
+                for row in 0..<rows {
+                    (padded + (c * paddedH + row + pH) * paddedW + pW).update(from: image + (c * height + row) * width, count: columns)
+                }
+            }
+            let output = y + n * outChannels * outH * outW
+            Parallel.forEach(blocks * outH, threads: threads, costPerItem: 16 * outW * reduction) { items in
+                for item in items {
+                    let (block, row) = (item / outH, item % outH)
+                    ck_direct_conv_rows_f32(padded, inChannels, paddedH, paddedW, packed.pointer(as: Float.self), block,
+                                            kernel.height, kernel.width, sH, sW, dH, dW, output, outChannels, outH, outW, row, row + 1)
+                }
+            }
+        }
+        return true
+    }
+}
