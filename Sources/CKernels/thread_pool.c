@@ -4,12 +4,19 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 
 /// Workers that may exist; more threads than this are never useful on one machine.
 #define MAX_WORKERS 255
+
+/// How long an idle worker spins before it sleeps: long enough to bridge the gap between two
+/// operators' jobs, short enough that an idle process soon uses no CPU.
+#define SPIN_NS 50000L
+
+/// How long a waiting thread spins with pause instructions only before it also yields its core
+/// between checks (on a loaded machine the thread it waits for may need that core).
+#define PAUSE_NS 5000L
 
 /// The index part of the claim word while a new job is being set up: no chunk can be claimed.
 #define CLAIM_CLOSED UINT32_MAX
@@ -27,14 +34,13 @@ static struct {
     pthread_mutex_t job_lock;
     /// Workers created so far (only grows; changed under `job_lock`).
     int worker_count;
-    /// How long an idle worker spins before it sleeps, and how much of that with pauses only.
-    long spin_ns, pause_ns;
 
     /// The current job. Written by the owner between closing and opening `claim`.
     _Atomic(ck_pool_chunk_function) function;
     _Atomic(void *) context;
     _Atomic long chunk_count;
     /// Workers with an index below this help with the current job (the caller's `threads` - 1).
+    /// Read without ordering: a stale value only changes how many workers help, never the result.
     _Atomic int helpers;
 
     /// Generation and next chunk, as described above.
@@ -93,9 +99,9 @@ static void run_chunks(void) {
     }
 }
 
-/// Waits until `signal` differs from `seen`: spins with pause instructions for `pause_ns`, then
+/// Waits until `signal` differs from `seen`: spins with pause instructions for PAUSE_NS, then
 /// spins yielding the core (so a runnable thread sharing it, maybe the caller, gets it) until
-/// `spin_ns`, then sleeps. Returns the new value.
+/// SPIN_NS, then sleeps. Returns the new value.
 static uint32_t wait_for_job(uint32_t seen) {
     long start = now_ns();
     for (;;) {
@@ -105,8 +111,8 @@ static uint32_t wait_for_job(uint32_t seen) {
             spin_pause();
         }
         long waited = now_ns() - start;
-        if (waited >= pool.spin_ns) break;
-        if (waited >= pool.pause_ns) sched_yield();
+        if (waited >= SPIN_NS) break;
+        if (waited >= PAUSE_NS) sched_yield();
     }
     pthread_mutex_lock(&pool.sleep_lock);
     atomic_fetch_add(&pool.sleepers, 1);
@@ -119,14 +125,14 @@ static uint32_t wait_for_job(uint32_t seen) {
 }
 
 /// Waits until `count` chunks of the current job have finished (the last ones may still be running
-/// on workers): spins with pauses for `pause_ns`, then yields the core between checks, in case
+/// on workers): spins with pauses for PAUSE_NS, then yields the core between checks, in case
 /// one of those workers is waiting for it.
 static void wait_for_chunks(long count) {
     long start = 0;
     while (atomic_load_explicit(&pool.finished, memory_order_acquire) < count) {
         for (int i = 0; i < 64; i++) spin_pause();
         if (start == 0) start = now_ns();
-        else if (now_ns() - start >= pool.pause_ns) sched_yield();
+        else if (now_ns() - start >= PAUSE_NS) sched_yield();
     }
 }
 
@@ -142,19 +148,9 @@ static void *worker_main(void *argument) {
     return NULL;
 }
 
-/// Reads a duration in nanoseconds from the environment variable `name`, or `fallback`.
-static long configured_ns(const char *name, long fallback) {
-    const char *value = getenv(name);
-    return value != NULL ? atol(value) : fallback;
-}
-
 /// Creates workers until there are `count` (called under `job_lock`). Stops early if the system
 /// refuses a thread; the jobs then just have fewer helpers.
 static void ensure_workers(int count) {
-    if (pool.worker_count == 0) {
-        pool.spin_ns = configured_ns("ONNX_RUN_POOL_SPIN_NS", 50000);
-        pool.pause_ns = configured_ns("ONNX_RUN_POOL_PAUSE_NS", 5000);
-    }
     while (pool.worker_count < count) {
         pthread_attr_t attributes;
         pthread_attr_init(&attributes);
