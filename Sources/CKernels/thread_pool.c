@@ -1,3 +1,6 @@
+/// clock_gettime and CLOCK_MONOTONIC are POSIX, hidden by a strict -std=c11 without this.
+#define _POSIX_C_SOURCE 200809L
+
 #include "ck_thread_pool.h"
 
 #include <pthread.h>
