@@ -1,6 +1,8 @@
 #include "ck_direct_conv.h"
 #include "ck_cpu.h"
 
+#include <stddef.h>
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -32,7 +34,7 @@ __attribute__((target("avx512f,avx512dq,avx2,fma")))
 static inline void tile(const float *padded, size_t in_channels, size_t padded_h, size_t padded_w,
                         const float *weights, size_t kernel_h, size_t kernel_w, size_t stride_w,
                         size_t dilation_h, size_t dilation_w, size_t top, size_t left, size_t count,
-                        float *y, size_t plane, size_t channels) {
+                        const float *bias, float *y, size_t plane, size_t channels) {
     __m512 acc[16];
 #pragma clang loop unroll(full)
     for (int o = 0; o < 16; o++) acc[o] = _mm512_setzero_ps();
@@ -61,8 +63,8 @@ static inline void tile(const float *padded, size_t in_channels, size_t padded_h
 #pragma clang loop unroll(full)
     for (int o = 0; o < 16; o++) {
         if ((size_t)o < channels) {
-            float *out = y + o * plane;
-            _mm512_mask_storeu_ps(out, mask, _mm512_add_ps(acc[o], _mm512_maskz_loadu_ps(mask, out)));
+            __m512 sum = bias ? _mm512_add_ps(acc[o], _mm512_set1_ps(bias[o])) : acc[o];
+            _mm512_mask_storeu_ps(y + o * plane, mask, sum);
         }
     }
 }
@@ -71,7 +73,7 @@ __attribute__((target("avx512f,avx512dq,avx2,fma")))
 void ck_direct_conv_rows_f32(const float *padded, size_t in_channels, size_t padded_h, size_t padded_w,
                              const float *packed, size_t block, size_t kernel_h, size_t kernel_w,
                              size_t stride_h, size_t stride_w, size_t dilation_h, size_t dilation_w,
-                             float *y, size_t out_channels, size_t out_h, size_t out_w,
+                             const float *bias, float *y, size_t out_channels, size_t out_h, size_t out_w,
                              size_t row_begin, size_t row_end) {
     const size_t taps = in_channels * kernel_h * kernel_w, plane = out_h * out_w;
     const float *weights = packed + block * taps * 16;
@@ -80,7 +82,8 @@ void ck_direct_conv_rows_f32(const float *padded, size_t in_channels, size_t pad
         for (size_t ow = 0; ow < out_w; ow += 16) {
             size_t count = out_w - ow < 16 ? out_w - ow : 16;
             tile(padded, in_channels, padded_h, padded_w, weights, kernel_h, kernel_w, stride_w, dilation_h,
-                 dilation_w, oh * stride_h, ow * stride_w, count, y + first * plane + oh * out_w + ow, plane, channels);
+                 dilation_w, oh * stride_h, ow * stride_w, count, bias ? bias + first : NULL,
+                 y + first * plane + oh * out_w + ow, plane, channels);
         }
     }
 }
@@ -92,9 +95,9 @@ int ck_direct_conv_available(void) { return 0; }
 void ck_direct_conv_rows_f32(const float *padded, size_t in_channels, size_t padded_h, size_t padded_w,
                              const float *packed, size_t block, size_t kernel_h, size_t kernel_w,
                              size_t stride_h, size_t stride_w, size_t dilation_h, size_t dilation_w,
-                             float *y, size_t out_channels, size_t out_h, size_t out_w,
+                             const float *bias, float *y, size_t out_channels, size_t out_h, size_t out_w,
                              size_t row_begin, size_t row_end) {
-    (void)padded; (void)in_channels; (void)padded_h; (void)padded_w; (void)packed; (void)block;
+    (void)bias; (void)padded; (void)in_channels; (void)padded_h; (void)padded_w; (void)packed; (void)block;
     (void)kernel_h; (void)kernel_w; (void)stride_h; (void)stride_w; (void)dilation_h; (void)dilation_w;
     (void)y; (void)out_channels; (void)out_h; (void)out_w; (void)row_begin; (void)row_end;
 }

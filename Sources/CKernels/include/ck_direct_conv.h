@@ -20,14 +20,15 @@ size_t ck_direct_conv_packed_count(size_t out_channels, size_t in_channels, size
 void ck_direct_conv_pack(const float *weights, size_t out_channels, size_t in_channels, size_t kernel_h,
                          size_t kernel_w, float *packed);
 
-/// Adds the convolution to output rows [row_begin, row_end) of the 16 output channels of `block`
-/// (`y` holds one image's out_channels × out_h × out_w outputs, already set to the bias or zero).
+/// Writes the convolution plus `bias` (per output channel; NULL for none) to output rows
+/// [row_begin, row_end) of the 16 output channels of `block` (`y` holds one image's
+/// out_channels × out_h × out_w outputs).
 /// `padded` is the image's in_channels planes of padded_h × padded_w floats with the zero
 /// padding in place, large enough for every window. stride_w must be 1 or 2.
 void ck_direct_conv_rows_f32(const float *padded, size_t in_channels, size_t padded_h, size_t padded_w,
                              const float *packed, size_t block, size_t kernel_h, size_t kernel_w,
                              size_t stride_h, size_t stride_w, size_t dilation_h, size_t dilation_w,
-                             float *y, size_t out_channels, size_t out_h, size_t out_w,
+                             const float *bias, float *y, size_t out_channels, size_t out_h, size_t out_w,
                              size_t row_begin, size_t row_end);
 
 #endif

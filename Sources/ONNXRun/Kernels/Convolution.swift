@@ -208,34 +208,38 @@ struct ConvKernel: TensorKernel {
             return [try Self.restore(out, like: x)]
         }
 
-        // Start from the bias (or zero) and accumulate the products into it.
-        if let b = biasValues {
-            for n in 0..<batch {
-                for m in 0..<outChannels {
-                    (yp + (n * outChannels + m) * outSize).update(repeating: b[m], count: outSize)
-                }
-            }
-        } else {
-            yp.update(repeating: 0, count: out.count)
+        if let direct, spatial.count == 2, direct.run(
+            xp, batch: batch, height: spatial[0], width: spatial[1], g, bias: biasValues, activation: activation,
+            into: yp, threads: context.threads) {
+            return [try Self.restore(out, like: x)]
         }
+
         if out.count == 0 { return [try Self.restore(out, like: x)] }
-        if rowsAreEmpty(groupChannels: groupChannels, kernel: kernel) {
+        let empty = rowsAreEmpty(groupChannels: groupChannels, kernel: kernel)
+        let depthwise = spatial.count == 2 && groupChannels == 1 && groupOut == 1
+        if empty || depthwise {
+            // These start from the bias (or zero) and add the products to it.
+            if let b = biasValues {
+                for n in 0..<batch {
+                    for m in 0..<outChannels {
+                        (yp + (n * outChannels + m) * outSize).update(repeating: b[m], count: outSize)
+                    }
+                }
+            } else {
+                yp.update(repeating: 0, count: out.count)
+            }
+        }
+        if empty {
             activation?.apply(yp, count: out.count, threads: context.threads)
             return [try Self.restore(out, like: x)]
         }
 
         // Depthwise 2-D: a direct loop per channel instead of one m = 1 product per group.
-        if spatial.count == 2 && groupChannels == 1 && groupOut == 1 {
+        if depthwise {
             Parallel.forEach(batch * channels, threads: context.threads, costPerItem: kernelSize * outSize) { planes in
                 Self.depthwise2D(xp, weights: wp, planes: planes, channels: channels, input: spatial, g, into: yp)
                 activation?.apply(yp + planes.lowerBound * outSize, count: planes.count * outSize)
             }
-            return [try Self.restore(out, like: x)]
-        }
-
-        if let direct, spatial.count == 2, direct.run(
-            xp, batch: batch, height: spatial[0], width: spatial[1], g, into: yp, threads: context.threads) {
-            activation?.apply(yp, count: out.count, threads: context.threads)
             return [try Self.restore(out, like: x)]
         }
 
@@ -269,10 +273,12 @@ struct ConvKernel: TensorKernel {
                         }
                         BLAS.sgemm(
                             m: groupOut, n: width, k: rows, alpha: 1, a: wp + gi * groupOut * rows, lda: rows,
-                            b: columns, ldb: width, beta: 1, c: output + top * outW, ldc: outSize)
+                            b: columns, ldb: width, beta: 0, c: output + top * outW, ldc: outSize)
+                        Self.epilogue(output, channels: groupOut, plane: outSize, positions: top * outW..<(top * outW + width),
+                                      bias: biasValues.map { Array($0[(gi * groupOut)..<((gi + 1) * groupOut)]) },
+                                      activation: activation, threads: context.threads)
                         top = band.upperBound
                     }
-                    activation?.apply(output, count: groupOut * outSize, threads: context.threads)
                     continue
                 }
                 let matrix: UnsafePointer<Float>
@@ -294,12 +300,33 @@ struct ConvKernel: TensorKernel {
                 BLAS.sgemm(
                     m: groupOut, n: outSize, k: rows, alpha: 1,
                     a: wp + gi * groupOut * rows, lda: rows,
-                    b: matrix, ldb: outSize, beta: 1,
-                    c: yp + (n * outChannels + gi * groupOut) * outSize, ldc: outSize)
-                activation?.apply(yp + (n * outChannels + gi * groupOut) * outSize, count: groupOut * outSize, threads: context.threads)
+                    b: matrix, ldb: outSize, beta: 0, c: output, ldc: outSize)
+                Self.epilogue(output, channels: groupOut, plane: outSize, positions: 0..<outSize,
+                              bias: biasValues.map { Array($0[(gi * groupOut)..<((gi + 1) * groupOut)]) },
+                              activation: activation, threads: context.threads)
             }
         }
         return [try Self.restore(out, like: x)]
+    }
+
+    /// Adds the bias and applies the activation to `positions` of each of `channels` output
+    /// planes, one channel's stretch at a time while it is in cache, channels split across threads.
+    static func epilogue(
+        _ output: UnsafeMutablePointer<Float>, channels: Int, plane: Int, positions: Range<Int>,
+        bias: [Float]?, activation: FusedActivation?, threads: Int
+    ) {
+        if bias == nil && activation == nil { return }
+        let function = activation?.vectorFunction
+        Parallel.forEach(channels, threads: threads, costPerItem: positions.count * 2) { range in
+            for channel in range {
+                let start = output + channel * plane + positions.lowerBound
+                if let bias {
+                    let value = bias[channel]
+                    for i in 0..<positions.count { start[i] += value }
+                }
+                function?.apply(start, into: start, count: positions.count)
+            }
+        }
     }
 
     /// Bytes of im2col buffer a 2-D convolution unfolds at a time.

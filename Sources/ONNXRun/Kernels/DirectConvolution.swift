@@ -9,6 +9,9 @@ internal import CKernels
 struct DirectConvolution: Sendable {
     /// Longest reduction (input channels · kernel height · kernel width) taken by this path.
     static let maximumReduction = 512
+    /// Most input channels of a 1×1 convolution taken by this path: with fewer, the product's
+    /// reduction is too short for OpenBLAS to reach its speed.
+    static let maximumPointwiseChannels = 64
     /// Largest padded input copy, in floats (beyond it im2col's bands use less memory).
     static let maximumPaddedFloats = 16 << 20
 
@@ -22,7 +25,7 @@ struct DirectConvolution: Sendable {
     init?(weights: Tensor, strides: [Int]?, group: Int) {
         guard ck_direct_conv_available() != 0, group == 1, weights.dataType == .float, weights.rank == 4 else { return nil }
         let (o, c, h, w) = (weights.shape[0], weights.shape[1], weights.shape[2], weights.shape[3])
-        guard o > 0, c > 0, h * w > 1, c * h * w <= Self.maximumReduction,
+        guard o > 0, c > 0, c * h * w <= Self.maximumReduction, h * w > 1 || c <= Self.maximumPointwiseChannels,
               [1, 2].contains((strides ?? [1, 1]).last ?? 1),
               let packed = try? Tensor(uninitialized: .float, shape: [ck_direct_conv_packed_count(o, c, h, w)])
         else { return nil }
@@ -30,10 +33,11 @@ struct DirectConvolution: Sendable {
         (outChannels, inChannels, kernel, self.packed) = (o, c, (h, w), packed)
     }
 
-    /// Adds the convolution of `x` (batch × inChannels × height × width) to `y`, which holds the
-    /// bias or zeros; returns false, computing nothing, when the geometry does not suit.
+    /// Writes the convolution of `x` (batch × inChannels × height × width) plus the bias, with the
+    /// fused activation applied, to `y`; returns false, computing nothing, when the geometry does
+    /// not suit. Bias and activation are applied to each output row while it is in cache.
     func run(_ x: UnsafePointer<Float>, batch: Int, height: Int, width: Int, _ g: WindowGeometry.Resolved,
-             into y: UnsafeMutablePointer<Float>, threads: Int) -> Bool {
+             bias: [Float]?, activation: FusedActivation?, into y: UnsafeMutablePointer<Float>, threads: Int) -> Bool {
         let (sH, sW, dH, dW) = (g.strides[0], g.strides[1], g.dilations[0], g.dilations[1])
         let (outH, outW) = (g.output[0], g.output[1])
         guard sW == 1 || sW == 2, g.kernel == [kernel.height, kernel.width] else { return false }
@@ -56,11 +60,21 @@ struct DirectConvolution: Sendable {
                 }
             }
             let output = y + n * outChannels * outH * outW
-            Parallel.forEach(blocks * outH, threads: threads, costPerItem: 16 * outW * reduction) { items in
-                for item in items {
-                    let (block, row) = (item / outH, item % outH)
-                    ck_direct_conv_rows_f32(padded, inChannels, paddedH, paddedW, packed.pointer(as: Float.self), block,
-                                            kernel.height, kernel.width, sH, sW, dH, dW, output, outChannels, outH, outW, row, row + 1)
+            let function = activation?.vectorFunction
+            (bias ?? []).withUnsafeBufferPointer { values in
+                let biasPointer = bias == nil ? nil : values.baseAddress
+                Parallel.forEach(blocks * outH, threads: threads, costPerItem: 16 * outW * reduction) { items in
+                    for item in items {
+                        let (block, row) = (item / outH, item % outH)
+                        ck_direct_conv_rows_f32(padded, inChannels, paddedH, paddedW, packed.pointer(as: Float.self), block,
+                                                kernel.height, kernel.width, sH, sW, dH, dW, biasPointer,
+                                                output, outChannels, outH, outW, row, row + 1)
+                        guard let function else { continue }
+                        for channel in block * 16..<min(outChannels, block * 16 + 16) {
+                            let line = output + (channel * outH + row) * outW
+                            function.apply(line, into: line, count: outW)
+                        }
+                    }
                 }
             }
         }

@@ -102,6 +102,7 @@ struct VectorFunction: Sendable {
     /// to `threads` threads.
     func apply(_ source: UnsafePointer<Float>, into destination: UnsafeMutablePointer<Float>, count: Int, threads: Int = 1) {
         let (kind, a, b) = (kind, a, b)
+        if threads <= 1 { return ck_activation_f32(kind, a, b, source, destination, count) }
         Parallel.forEach(count, threads: threads, costPerItem: costPerElement) { range in
             ck_activation_f32(kind, a, b, source + range.lowerBound, destination + range.lowerBound, range.count)
         }
