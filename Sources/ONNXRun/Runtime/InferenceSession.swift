@@ -25,7 +25,10 @@ public final class InferenceSession: Sendable {
         }
     }
 
-    /// The model as loaded.
+    /// The model as planned: the loaded model after function inlining and graph optimization at
+    /// `options.optimizationLevel`, with the same inputs and outputs. The loaded model itself is
+    /// not kept, so weights that optimization rewrote (e.g. BatchNorm folded into a Conv) are not
+    /// held twice.
     public let model: Model
     /// The options the session was created with.
     public let options: Options
@@ -33,11 +36,11 @@ public final class InferenceSession: Sendable {
 
     /// Plans `model` for execution.
     public init(model: Model, options: Options = Options()) throws {
-        self.model = model
         self.options = options
         let expanded = try FunctionExpansion.expand(model)
         let optimized = try Optimizer.optimize(expanded, level: options.optimizationLevel)
         plan = try ExecutionPlan(graph: optimized.graph, opsets: optimized.opsetImports, registry: .standard)
+        self.model = optimized
     }
 
     /// Loads and plans the model in the file at `url`.

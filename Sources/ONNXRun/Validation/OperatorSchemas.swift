@@ -1,3 +1,4 @@
+import Synchronization
 /// The ONNX operator schemas (inputs, outputs, attributes, type constraints) that `validate`
 /// checks nodes against. The data comes from the onnx package through `Tools/generate_schemas.py`.
 public struct OperatorSchema: Sendable {
@@ -57,14 +58,32 @@ public struct OperatorSchema: Sendable {
 
 /// Lookup of operator schemas by domain, name and opset.
 public enum OperatorSchemas {
-    private static let byOperator: [String: [OperatorSchema]] = {
-        var result: [String: [OperatorSchema]] = [:]
+    /// The table's lines by operator and the newest version in each domain, found by reading
+    /// only each line's first three fields. A session plans with a few dozen operators, so lines
+    /// are parsed when first asked for (parsing all 659 took a third of a small model's load time).
+    private static let index: (lines: [String: [Substring]], newest: [String: Int]) = {
+        var lines: [String: [Substring]] = [:], newest: [String: Int] = [:]
         for line in table.split(separator: "\n") {
-            guard let schema = parse(line) else { continue }
-            result[key(schema.domain, schema.name), default: []].append(schema)
+            let fields = line.split(separator: "|", maxSplits: 3, omittingEmptySubsequences: false)
+            guard fields.count == 4, let since = Int(fields[2]) else { continue }
+            let domain = String(fields[0])
+            lines[key(domain, String(fields[1])), default: []].append(line)
+            newest[domain] = max(newest[domain] ?? 0, since)
         }
-        return result.mapValues { $0.sorted { $0.sinceVersion < $1.sinceVersion } }
+        return (lines, newest)
     }()
+
+    /// Parsed schemas by operator, filled on first use of each.
+    private static let parsed = Mutex<[String: [OperatorSchema]]>([:])
+
+    /// The versions of one operator, oldest first (nil when the table does not have it).
+    private static func byOperator(_ key: String) -> [OperatorSchema]? {
+        if let known = parsed.withLock({ $0[key] }) { return known }
+        guard let lines = index.lines[key] else { return nil }
+        let schemas = lines.compactMap(parse).sorted { $0.sinceVersion < $1.sinceVersion }
+        parsed.withLock { $0[key] = schemas }
+        return schemas
+    }
 
     private static func key(_ domain: String, _ name: String) -> String { "\(domain)|\(name)" }
 
@@ -72,20 +91,17 @@ public enum OperatorSchemas {
     /// exist there (unknown, or introduced in a later opset).
     public static func schema(_ name: String, domain: String, opset: Int) -> OperatorSchema? {
         let domain = domain == "ai.onnx" ? "" : domain
-        return byOperator[key(domain, name)]?.last { $0.sinceVersion <= opset }
+        return byOperator(key(domain, name))?.last { $0.sinceVersion <= opset }
     }
 
     /// The opset versions at which `name` in `domain` is defined, oldest first (empty if unknown).
     public static func versions(of name: String, domain: String) -> [Int] {
-        byOperator[key(domain == "ai.onnx" ? "" : domain, name)]?.map(\.sinceVersion) ?? []
+        byOperator(key(domain == "ai.onnx" ? "" : domain, name))?.map(\.sinceVersion) ?? []
     }
 
     /// Domains the table knows, with the newest opset version defined in each.
     public static let knownDomains: [String: Int] = {
-        var newest: [String: Int] = [:]
-        for schemas in byOperator.values {
-            for s in schemas { newest[s.domain] = max(newest[s.domain] ?? 0, s.sinceVersion) }
-        }
+        var newest = index.newest
         newest[""] = max(newest[""] ?? 0, newestDefaultOpset)
         return newest
     }()
