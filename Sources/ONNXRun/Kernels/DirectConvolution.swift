@@ -11,7 +11,7 @@ struct DirectConvolution: Sendable {
     static let maximumReduction = 512
     /// Most input channels of a 1×1 convolution taken by this path: with fewer, the product's
     /// reduction is too short for OpenBLAS to reach its speed.
-    static let maximumPointwiseChannels = 64
+    static let maximumPointwiseChannels = 32
     /// Largest padded input copy, in floats (beyond it im2col's bands use less memory).
     static let maximumPaddedFloats = 16 << 20
 

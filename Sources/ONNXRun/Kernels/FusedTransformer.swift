@@ -1,4 +1,5 @@
 import Foundation
+internal import CKernels
 
 /// Fused operators of this project's domain that the optimizer makes from transformer patterns:
 /// `FusedMatMul`, `LayerNormalization`, `Gelu` and `ScaledDotProductAttention` (see
@@ -221,56 +222,57 @@ struct ScaledDotProductAttentionKernel: TensorKernel {
         let batchCount = offsets[0].count
         let pq = q.pointer(as: Float.self), pk = k.pointer(as: Float.self), pv = v.pointer(as: Float.self)
         let po = out.pointer(as: Float.self)
-        let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(sq * sk, 1))
-        defer { scores.deallocate() }
-        var index = [Int](repeating: 0, count: batch.count)
-        for i in 0..<batchCount {
-            BLAS.sgemm(transB: transposeKey, m: sq, n: sk, k: d, alpha: 1, a: pq + offsets[0][i], lda: d,
-                       b: pk + offsets[1][i], ldb: transposeKey ? d : sk, beta: 0, c: scores, ldc: sk)
-            var maskBase = 0
-            for axis in batch.indices where !maskStrides.isEmpty { maskBase += index[axis] * maskStrides[axis] }
-            for row in 0..<sq {
-                let s = scores + row * sk
-                if let scale {
-                    if divide { for j in 0..<sk { s[j] /= scale } } else { for j in 0..<sk { s[j] *= scale } }
+        // Heads (and batch entries) are independent: split across threads, each with its own
+        // score matrix; the products inside a worker run single-threaded.
+        Parallel.forEach(batchCount, threads: context.threads, costPerItem: sq * sk * (d + dv)) { range in
+            let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(sq * sk, 1))
+            defer { scores.deallocate() }
+            for i in range {
+                BLAS.sgemm(transB: transposeKey, m: sq, n: sk, k: d, alpha: 1, a: pq + offsets[0][i], lda: d,
+                           b: pk + offsets[1][i], ldb: transposeKey ? d : sk, beta: 0, c: scores, ldc: sk)
+                // The mask's offset for batch entry i (its index over the batch axes).
+                var maskBase = 0, remainder = i
+                for axis in batch.indices.reversed() where !maskStrides.isEmpty {
+                    maskBase += remainder % batch[axis] * maskStrides[axis]
+                    remainder /= batch[axis]
                 }
-                if let mask {
-                    let start = maskBase + row * maskStrides[r - 2], step = maskStrides[r - 1]
-                    if whereMask {
-                        let pm = mask.pointer(as: Bool.self) + start
-                        for j in 0..<sk where !pm[j * step] { s[j] = fill }
-                    } else {
-                        let pm = mask.pointer(as: Float.self) + start
-                        for j in 0..<sk { s[j] += pm[j * step] }
+                for row in 0..<sq {
+                    let s = scores + row * sk
+                    if let scale {
+                        if divide { for j in 0..<sk { s[j] /= scale } } else { for j in 0..<sk { s[j] *= scale } }
                     }
+                    if let mask {
+                        let start = maskBase + row * maskStrides[r - 2], step = maskStrides[r - 1]
+                        if whereMask {
+                            let pm = mask.pointer(as: Bool.self) + start
+                            for j in 0..<sk where !pm[j * step] { s[j] = fill }
+                        } else {
+                            let pm = mask.pointer(as: Float.self) + start
+                            for j in 0..<sk { s[j] += pm[j * step] }
+                        }
+                    }
+                    softmax(s, count: sk)
                 }
-                softmax(s, count: sk)
-            }
-            BLAS.sgemm(m: sq, n: dv, k: sk, alpha: 1, a: scores, lda: sk, b: pv + offsets[2][i], ldb: dv, beta: 0,
-                       c: po + i * sq * dv, ldc: dv)
-            var axis = batch.count - 1
-            while axis >= 0 {
-                index[axis] += 1
-                if index[axis] < batch[axis] { break }
-                index[axis] = 0
-                axis -= 1
+                BLAS.sgemm(m: sq, n: dv, k: sk, alpha: 1, a: scores, lda: sk, b: pv + offsets[2][i], ldb: dv, beta: 0,
+                           c: po + i * sq * dv, ldc: dv)
             }
         }
         return [out]
     }
 
-    /// Softmax of one row in place, computed as the Softmax kernel does (max, exp, sum, scale).
+    /// Vectorized e^x for the softmax rows.
+    private var exponential: VectorFunction { VectorFunction(CK_ACT_EXP) }
+
+    /// Softmax of one row in place: max, exp (vectorized), sum, scale.
     @inline(__always)
     private func softmax(_ s: UnsafeMutablePointer<Float>, count: Int) {
         guard count > 0 else { return }
         var maximum = s[0]
         for j in 1..<count where s[j] > maximum { maximum = s[j] }
+        for j in 0..<count { s[j] -= maximum }
+        exponential.apply(s, into: s, count: count)
         var sum: Float = 0
-        for j in 0..<count {
-            let e = Foundation.exp(s[j] - maximum)
-            s[j] = e
-            sum += e
-        }
+        for j in 0..<count { sum += s[j] }
         let factor = 1 / sum
         for j in 0..<count { s[j] *= factor }
     }
