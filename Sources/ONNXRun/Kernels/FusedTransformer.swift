@@ -133,16 +133,19 @@ struct FusedLayerNormKernel: TensorKernel {
         let out = try Tensor(uninitialized: .float, shape: x.shape)
         let px = x.pointer(as: Float.self), py = out.pointer(as: Float.self)
         let gamma = scale.pointer(as: Float.self), beta = bias?.pointer(as: Float.self)
-        for r in 0..<(x.count / cols) {
-            let row = px + r * cols, target = py + r * cols
-            var sum = 0.0
-            for c in 0..<cols { sum += Double(row[c]) }
-            let mean = Float(sum / Double(cols))
-            var squares = 0.0
-            for c in 0..<cols { let d = row[c] - mean; squares += Double(d * d) }
-            let deviation = (Float(squares / Double(cols)) + epsilon).squareRoot()
-            for c in 0..<cols { target[c] = (row[c] - mean) / deviation * gamma[c] }
-            if let beta { for c in 0..<cols { target[c] += beta[c] } }
+        let epsilon = epsilon
+        Parallel.forEach(x.count / cols, threads: context.threads, costPerItem: cols * 8) { rows in
+            for r in rows {
+                let row = px + r * cols, target = py + r * cols
+                var sum = 0.0
+                for c in 0..<cols { sum += Double(row[c]) }
+                let mean = Float(sum / Double(cols))
+                var squares = 0.0
+                for c in 0..<cols { let d = row[c] - mean; squares += Double(d * d) }
+                let deviation = (Float(squares / Double(cols)) + epsilon).squareRoot()
+                for c in 0..<cols { target[c] = (row[c] - mean) / deviation * gamma[c] }
+                if let beta { for c in 0..<cols { target[c] += beta[c] } }
+            }
         }
         return [out]
     }
