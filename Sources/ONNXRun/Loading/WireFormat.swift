@@ -57,18 +57,7 @@ enum WireFormat {
         if level > limit { return level }
         var deepest = level
         var position = 0
-        func varint() -> UInt64? {
-            var result: UInt64 = 0
-            var shift: UInt64 = 0
-            while position < bytes.count && shift < 64 {
-                let byte = bytes[position]
-                position += 1
-                result |= UInt64(byte & 0x7F) << shift
-                if byte & 0x80 == 0 { return result }
-                shift += 7
-            }
-            return nil
-        }
+        func varint() -> UInt64? { readVarint(bytes, at: &position, end: bytes.count) }
         while position < bytes.count {
             guard let key = varint() else { return deepest }
             switch key & 7 {
@@ -162,17 +151,7 @@ enum WireFormat {
     private static func fields(_ bytes: UnsafeRawBufferPointer, in range: Range<Int>) -> [Field]? {
         var result: [Field] = []
         var position = range.lowerBound
-        func varint() -> UInt64? {
-            var value: UInt64 = 0, shift: UInt64 = 0
-            while position < range.upperBound && shift < 64 {
-                let byte = bytes[position]
-                position += 1
-                value |= UInt64(byte & 0x7F) << shift
-                if byte & 0x80 == 0 { return value }
-                shift += 7
-            }
-            return nil
-        }
+        func varint() -> UInt64? { readVarint(bytes, at: &position, end: range.upperBound) }
         while position < range.upperBound {
             let start = position
             guard let key = varint(), key >> 3 != 0 else { return nil }
@@ -192,6 +171,19 @@ enum WireFormat {
             result.append(Field(number: key >> 3, wireType: key & 7, whole: start..<position, payload: payload))
         }
         return result
+    }
+
+    /// The varint at `position` (advanced past it), or nil when it runs past `end` or 64 bits.
+    private static func readVarint(_ bytes: UnsafeRawBufferPointer, at position: inout Int, end: Int) -> UInt64? {
+        var value: UInt64 = 0, shift: UInt64 = 0
+        while position < end && shift < 64 {
+            let byte = bytes[position]
+            position += 1
+            value |= UInt64(byte & 0x7F) << shift
+            if byte & 0x80 == 0 { return value }
+            shift += 7
+        }
+        return nil
     }
 
     /// Appends a length-delimited field.
