@@ -173,6 +173,21 @@ private struct PlaneCase: CustomStringConvertible {
         #expect(try c[1].scalars(as: Int64.self) == [2, 2, 6, 11])
     }
 
+    /// The generic path (taken with the Indices output, and for doubles) returns NaN for a window
+    /// holding a NaN, wherever it lies, as the float fast path and np.max do.
+    @Test func maxPoolGenericPathPropagatesNaN() throws {
+        let values: [Float] = [1, 9, .nan, 3, 4, 5]
+        let x = floatTensor([1, 1, 2, 3], values)
+        let attributes: [String: Attribute] = ["kernel_shape": ints(2, 2), "strides": ints(1, 1)]
+        let r = try runNode("MaxPool", inputs: [x], attributes: attributes, outputCount: 2)
+        let pooled = try r[0].scalars(as: Float.self)
+        #expect(pooled[0] == 9 && pooled[1].isNaN, "\(pooled)")
+        #expect(try r[1].scalars(as: Int64.self)[1] == 2)
+        let d = try runNode("MaxPool", inputs: [Conversion.cast(x, to: .double)], attributes: attributes)[0]
+        let doubles = try d.scalars(as: Double.self)
+        #expect(doubles[0] == 9 && doubles[1].isNaN, "\(doubles)")
+    }
+
     @Test func maxPoolAgainstReference() throws {
         let x = sampleTensor([2, 3, 9, 8], seed: 21)
         let attributes: [String: Attribute] = [

@@ -188,7 +188,8 @@ struct PoolKernel: TensorKernel {
                                 var w = a2.first[ow]
                                 for _ in 0..<a2.count[ow] {
                                     let v = px[row + w]
-                                    if at < 0 || v > best { best = v; at = row + w }
+                                    // `v != v` only for NaN, which wins the window as np.max has it.
+                                    if at < 0 || v > best || (v != v && best == best) { best = v; at = row + w }
                                     w += a2.step
                                 }
                                 h += a1.step

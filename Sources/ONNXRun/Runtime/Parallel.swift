@@ -45,8 +45,12 @@ private struct ChunkedLoop {
     let chunks: Int
     let body: (Range<Int>) -> Void
 
-    /// Runs the body on the range of chunk `chunk`.
+    /// Runs the body on the range of chunk `chunk`. Products the body starts are not split
+    /// further (`BLAS.threads` is 1 inside every chunk, on the caller's thread as on the
+    /// workers'), so a result never depends on which thread happened to run which chunk.
     func run(chunk: Int) {
-        body(chunk * count / chunks..<(chunk + 1) * count / chunks)
+        BLAS.$threads.withValue(1) {
+            body(chunk * count / chunks..<(chunk + 1) * count / chunks)
+        }
     }
 }
