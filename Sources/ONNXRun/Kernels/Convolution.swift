@@ -114,6 +114,24 @@ struct WindowGeometry: Sendable {
     }
 }
 
+extension WindowGeometry.Resolved {
+    /// Rows and columns of a zero-padded 2-D input plane that exactly cover every window.
+    var paddedPlane: (height: Int, width: Int) {
+        ((output[0] - 1) * strides[0] + (kernel[0] - 1) * dilations[0] + 1,
+         (output[1] - 1) * strides[1] + (kernel[1] - 1) * dilations[1] + 1)
+    }
+
+    /// Copies a height × width input plane into the interior of a plane of `paddedPlane` size,
+    /// leaving its zero border alone (the rows and columns no window reaches are not copied).
+    func copyIntoPaddedPlane(_ plane: UnsafePointer<Float>, height: Int, width: Int, into padded: UnsafeMutablePointer<Float>) {
+        let (paddedH, paddedW) = paddedPlane
+        let rows = max(0, min(height, paddedH - padBegin[0])), columns = max(0, min(width, paddedW - padBegin[1]))
+        for row in 0..<rows {
+            (padded + (row + padBegin[0]) * paddedW + padBegin[1]).update(from: plane + row * width, count: columns)
+        }
+    }
+}
+
 /// Conv: Y[n, m, ...] = Σ W[m, c, k...] · X[n, g·C/G + c, pos·stride + k·dilation − pad] + B[m].
 struct ConvKernel: TensorKernel {
     let geometry: WindowGeometry
@@ -275,7 +293,7 @@ struct ConvKernel: TensorKernel {
                             m: groupOut, n: width, k: rows, alpha: 1, a: wp + gi * groupOut * rows, lda: rows,
                             b: columns, ldb: width, beta: 0, c: output + top * outW, ldc: outSize)
                         Self.epilogue(output, channels: groupOut, plane: outSize, positions: top * outW..<(top * outW + width),
-                                      bias: biasValues.map { Array($0[(gi * groupOut)..<((gi + 1) * groupOut)]) },
+                                      bias: biasValues, firstChannel: gi * groupOut,
                                       activation: activation, threads: context.threads)
                         top = band.upperBound
                     }
@@ -302,18 +320,19 @@ struct ConvKernel: TensorKernel {
                     a: wp + gi * groupOut * rows, lda: rows,
                     b: matrix, ldb: outSize, beta: 0, c: output, ldc: outSize)
                 Self.epilogue(output, channels: groupOut, plane: outSize, positions: 0..<outSize,
-                              bias: biasValues.map { Array($0[(gi * groupOut)..<((gi + 1) * groupOut)]) },
+                              bias: biasValues, firstChannel: gi * groupOut,
                               activation: activation, threads: context.threads)
             }
         }
         return [try Self.restore(out, like: x)]
     }
 
-    /// Adds the bias and applies the activation to `positions` of each of `channels` output
-    /// planes, one channel's stretch at a time while it is in cache, channels split across threads.
+    /// Adds the bias (`bias[firstChannel + c]` to channel c) and applies the activation to
+    /// `positions` of each of `channels` output planes, one channel's stretch at a time while it
+    /// is in cache, channels split across threads.
     static func epilogue(
         _ output: UnsafeMutablePointer<Float>, channels: Int, plane: Int, positions: Range<Int>,
-        bias: [Float]?, activation: FusedActivation?, threads: Int
+        bias: [Float]?, firstChannel: Int, activation: FusedActivation?, threads: Int
     ) {
         if bias == nil && activation == nil { return }
         let function = activation?.vectorFunction
@@ -321,7 +340,7 @@ struct ConvKernel: TensorKernel {
             for channel in range {
                 let start = output + channel * plane + positions.lowerBound
                 if let bias {
-                    let value = bias[channel]
+                    let value = bias[firstChannel + channel]
                     for i in 0..<positions.count { start[i] += value }
                 }
                 function?.apply(start, into: start, count: positions.count)

@@ -17,19 +17,13 @@ extension ConvKernel {
         let outH = g.output[0], outW = g.output[1]
         let kH = g.kernel[0], kW = g.kernel[1]
         let sH = g.strides[0], sW = g.strides[1], dH = g.dilations[0], dW = g.dilations[1]
-        let pH = g.padBegin[0], pW = g.padBegin[1]
-        // The padded plane: exactly the rows and columns the windows reach.
-        let paddedH = (outH - 1) * sH + (kH - 1) * dH + 1, paddedW = (outW - 1) * sW + (kW - 1) * dW + 1
+        let (paddedH, paddedW) = g.paddedPlane
         let padded = UnsafeMutablePointer<Float>.allocate(capacity: paddedH * paddedW)
         defer { padded.deallocate() }
         // The border is zeroed once; every plane overwrites the same interior.
         padded.initialize(repeating: 0, count: paddedH * paddedW)
-        let rows = max(0, min(height, paddedH - pH)), columns = max(0, min(width, paddedW - pW))
         for p in planes {
-            let plane = x + p * height * width
-            for ih in 0..<rows {
-                (padded + (ih + pH) * paddedW + pW).update(from: plane + ih * width, count: columns)
-            }
+            g.copyIntoPaddedPlane(x + p * height * width, height: height, width: width, into: padded)
             ck_depthwise_plane_f32(padded, paddedW, w + (p % channels) * kH * kW, kH, kW, sH, sW, dH, dW,
                                    y + p * outH * outW, outH, outW)
         }

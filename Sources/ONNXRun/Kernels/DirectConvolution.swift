@@ -41,23 +41,18 @@ struct DirectConvolution: Sendable {
         let (sH, sW, dH, dW) = (g.strides[0], g.strides[1], g.dilations[0], g.dilations[1])
         let (outH, outW) = (g.output[0], g.output[1])
         guard sW == 1 || sW == 2, g.kernel == [kernel.height, kernel.width] else { return false }
-        let paddedH = (outH - 1) * sH + (kernel.height - 1) * dH + 1
-        let paddedW = (outW - 1) * sW + (kernel.width - 1) * dW + 1
+        let (paddedH, paddedW) = g.paddedPlane
         guard inChannels * paddedH * paddedW <= Self.maximumPaddedFloats else { return false }
-        let (pH, pW) = (g.padBegin[0], g.padBegin[1])
         let padded = UnsafeMutablePointer<Float>.allocate(capacity: inChannels * paddedH * paddedW)
         defer { padded.deallocate() }
         padded.initialize(repeating: 0, count: inChannels * paddedH * paddedW)
-        let rows = max(0, min(height, paddedH - pH)), columns = max(0, min(width, paddedW - pW))
         let blocks = (outChannels + 15) / 16
         let reduction = inChannels * kernel.height * kernel.width
         for n in 0..<batch {
             let image = x + n * inChannels * height * width
             // The border stays zero; each image overwrites the same interior.
             for c in 0..<inChannels {
-                for row in 0..<rows {
-                    (padded + (c * paddedH + row + pH) * paddedW + pW).update(from: image + (c * height + row) * width, count: columns)
-                }
+                g.copyIntoPaddedPlane(image + c * height * width, height: height, width: width, into: padded + c * paddedH * paddedW)
             }
             let output = y + n * outChannels * outH * outW
             let function = activation?.vectorFunction
