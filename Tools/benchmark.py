@@ -8,8 +8,8 @@ onnx-run / onnxruntime, and the geometric mean of the ratios; the same for load 
 optimize + plan vs session creation) and peak RSS. Ratios, not absolute times, are what count: the
 machine is shared and noisy.
 
-    .venv/bin/python Tools/benchmark.py [--models zoo] [--threads 1 2] [--rounds 3] [--runs 10]
-        [--markdown docs/benchmarks.md]
+    .venv/bin/python Tools/benchmark.py [--only NAME...] [--threads 1 2] [--rounds 3] [--runs 10]
+        [--min-round-ms 1000] [--markdown docs/benchmarks.md]
 
 Models (the set of issue 6): the nine zoo architectures with real weights (Generated/zoo, made by
 Tools/make_zoo_weighted_suite.py), and from Generated/models (Tools/make_transformer_suite.py,
@@ -83,7 +83,12 @@ def main():
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per model and thread count")
     parser.add_argument("--runs", type=int, default=10, help="timed runs per round")
     parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--min-round-ms", type=float, default=1000,
+                        help="raise the runs per round of fast models until a round's timed runs take about this long "
+                             "(a median over 10 runs of a 4 ms model is mostly noise on a shared machine)")
     parser.add_argument("--markdown", help="also write the table to this Markdown file")
+    parser.add_argument("--only", nargs="+", metavar="NAME",
+                        help="benchmark only the models whose folder name contains one of these strings")
     args = parser.parse_args()
     if not ONNX_RUN.exists():
         sys.exit("build first: swift build -c release --product onnx-run")
@@ -101,14 +106,24 @@ def main():
         if not cases:
             sys.exit("no models: run Tools/make_zoo_weighted_suite.py Generated/zoo and Tools/make_transformer_suite.py Generated/models --large")
 
+    if args.only:
+        cases = [c for c in cases if any(name in c.name for name in args.only)]
+        if not cases:
+            sys.exit(f"no model matches {' '.join(args.only)}")
+
     rows = []
     for threads in args.threads:
         for case in cases:
             ours, theirs = [], []
+            runs = args.runs
             for round_index in range(args.rounds):
-                print(f"[{case.name} threads={threads}] round {round_index + 1}/{args.rounds}", file=sys.stderr)
-                ours.append(run_onnx_run(case, threads, args.runs, args.warmup))
-                theirs.append(run_onnxruntime(case, threads, args.runs, args.warmup))
+                print(f"[{case.name} threads={threads}] round {round_index + 1}/{args.rounds}, {runs} runs", file=sys.stderr)
+                ours.append(run_onnx_run(case, threads, runs, args.warmup))
+                theirs.append(run_onnxruntime(case, threads, runs, args.warmup))
+                if round_index == 0:
+                    # Both sides get the same number of runs, sized by the slower one's first round.
+                    slower_ms = max(ours[0]["median_ms"], theirs[0]["median_ms"])
+                    runs = max(args.runs, math.ceil(args.min_round_ms / slower_ms))
             def med(results, key):
                 return statistics.median(r[key] for r in results)
             rows.append({"model": case.name, "threads": threads,

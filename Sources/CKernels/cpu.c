@@ -26,6 +26,9 @@ static int environment_cap(void) {
 /// -1 until the first call; then the level in effect. Races on first use write the same value.
 static volatile int current_level = -1;
 
+/// The calling thread's cap set by ck_set_cpu_level, or -1 for none.
+static _Thread_local int thread_cap = -1;
+
 int ck_cpu_level(void) {
     int level = current_level;
     if (level < 0) {
@@ -34,11 +37,11 @@ int ck_cpu_level(void) {
         level = supported < cap ? supported : cap;
         current_level = level;
     }
-    return level;
+    int cap = thread_cap;
+    return cap >= 0 && cap < level ? cap : level;
 }
 
 int ck_set_cpu_level(int level) {
-    int supported = detected_level();
-    current_level = level < supported ? level : supported;
-    return current_level;
+    thread_cap = level < 0 ? 0 : level;
+    return ck_cpu_level();
 }

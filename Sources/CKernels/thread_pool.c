@@ -15,7 +15,7 @@
 
 /// How long an idle worker spins before it sleeps: long enough to bridge the gap between two
 /// operators' jobs, short enough that an idle process soon uses no CPU.
-#define SPIN_NS 50000L
+#define SPIN_NS 2000000L
 
 /// How long a waiting thread spins with pause instructions only before it also yields its core
 /// between checks (on a loaded machine the thread it waits for may need that core).

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import CKernels
 @testable import ONNXRun
@@ -105,21 +106,32 @@ private func referenceConv(
             referenceConv(x, w5, nil, group: 8, strides: [2, 3], dilations: [1, 1], padBegin: [3, 2], padEnd: [2, 3]))
     }
 
-    /// The SIMD depthwise kernel (strides 1 and 2 along rows, masked row tails) against the
-    /// reference at the portable and the AVX-512 level.
+    /// The SIMD depthwise kernels against the reference at the portable and the AVX-512 level:
+    /// the 3×3 stride-1 kernel (two rows at a time, an odd row count leaves a last single row),
+    /// the 3×3 stride-2 kernel (a full 16-lane block needs the 33rd input of its row), the generic
+    /// one (row stride 1 or 2, dilations), masked row tails, bias and a fused activation.
     @Test(arguments: [CK_LEVEL_PORTABLE, CK_LEVEL_AVX512])
     func depthwiseKernelAtEachSIMDLevel(level: Int) throws {
         ck_set_cpu_level(Int32(level))
         defer { ck_set_cpu_level(Int32(CK_LEVEL_AVX512)) }
         let x = sampleTensor([1, 3, 9, 41], seed: 44)
         let w = sampleTensor([3, 1, 3, 3], seed: 45)
-        for (strides, pads, dilations) in [([1, 2], [1, 1, 1, 1], [1, 1]), ([2, 2], [0, 1, 1, 0], [1, 1]), ([1, 1], [1, 2, 1, 2], [1, 2]), ([2, 2], [1, 1, 1, 1], [2, 1])] {
+        let b = sampleTensor([3], seed: 46)
+        let cases = [
+            ([1, 1], [1, 1, 1, 1], [1, 1]), ([1, 1], [0, 0, 0, 0], [1, 1]), ([2, 2], [1, 1, 1, 1], [1, 1]),
+            ([2, 2], [0, 0, 1, 1], [1, 1]), ([1, 2], [1, 1, 1, 1], [1, 1]), ([2, 2], [0, 1, 1, 0], [1, 1]),
+            ([1, 1], [1, 2, 1, 2], [1, 2]), ([2, 2], [1, 1, 1, 1], [2, 1]),
+        ]
+        for (strides, pads, dilations) in cases {
             let attributes: [String: Attribute] = [
                 "group": .int(3), "pads": .ints(pads), "strides": .ints(strides), "dilations": .ints(dilations),
             ]
-            expectClose(
-                try runNode("Conv", inputs: [x, w], constants: [1: w], attributes: attributes)[0],
-                referenceConv(x, w, nil, group: 3, strides: strides, dilations: dilations, padBegin: Array(pads[0..<2]), padEnd: Array(pads[2...])))
+            let expected = referenceConv(x, w, b, group: 3, strides: strides, dilations: dilations, padBegin: Array(pads[0..<2]), padEnd: Array(pads[2...]))
+            expectClose(try runNode("Conv", inputs: [x, w, b], constants: [1: w], attributes: attributes)[0], expected)
+            var fused = attributes
+            fused["activation"] = .string("Relu")
+            let relu = floatTensor(expected.shape, try expected.scalars(as: Float.self).map { max(0, $0) })
+            expectClose(try runNode("FusedConv", domain: FusedActivation.domain, inputs: [x, w, b], constants: [1: w], attributes: fused)[0], relu)
         }
     }
 
@@ -159,6 +171,33 @@ private func referenceConv(
             attributes: ["group": .int(4), "pads": ints(1, 1, 1, 1), "activation": .string("Relu")])[0]
         let plain = referenceConv(x, w, b, group: 4, strides: [1, 1], dilations: [1, 1], padBegin: [1, 1], padEnd: [1, 1])
         expectClose(fused, floatTensor(plain.shape, try plain.scalars(as: Float.self).map { max($0, 0) }))
+    }
+
+    /// The im2col + sgemm path finishes each block of the product with its bias and activation
+    /// (`ck_bias_activation_f32`): Relu and Clip inline, Sigmoid after; row tails; both SIMD levels.
+    @Test(arguments: [CK_LEVEL_PORTABLE, CK_LEVEL_AVX512])
+    func gemmPathAppliesBiasAndActivationPerBlock(level: Int) throws {
+        ck_set_cpu_level(Int32(level))
+        defer { ck_set_cpu_level(Int32(CK_LEVEL_AVX512)) }
+        let x = sampleTensor([1, 40, 9, 7], seed: 60)
+        let w = sampleTensor([24, 40, 3, 3], seed: 61)
+        let b = sampleTensor([24], seed: 62)
+        let activations: [(String, [Float], (Float) -> Float)] = [
+            ("Relu", [], { max(0, $0) }), ("Clip", [-0.5, 0.5], { min(0.5, max(-0.5, $0)) }),
+            ("Sigmoid", [], { 1 / (1 + exp(-$0)) }),
+        ]
+        // Weights given at run time (not constants) keep the Winograd and direct paths out.
+        for (strides, pads) in [([1, 1], [1, 1, 1, 1]), ([2, 2], [0, 1, 1, 0])] {
+            let plain = referenceConv(x, w, b, group: 1, strides: strides, dilations: [1, 1], padBegin: Array(pads[0..<2]), padEnd: Array(pads[2...]))
+            for (name, parameters, f) in activations {
+                let attributes: [String: Attribute] = [
+                    "pads": .ints(pads), "strides": .ints(strides), "activation": .string(name),
+                    "activation_params": .floats(parameters),
+                ]
+                let expected = floatTensor(plain.shape, try plain.scalars(as: Float.self).map(f))
+                expectClose(try runNode("FusedConv", domain: FusedActivation.domain, inputs: [x, w, b], attributes: attributes)[0], expected)
+            }
+        }
     }
 
     @Test func pointwiseSkipsIm2col() throws {

@@ -13,8 +13,9 @@ enum {
 /// variable ONNX_RUN_SIMD=portable|avx2|avx512 when it is set at the first call).
 int ck_cpu_level(void);
 
-/// Caps the level the kernels use (tests use it to exercise every version); returns the level in
-/// effect afterwards, which never exceeds what the CPU supports.
+/// Caps the level the kernels use on the calling thread (tests use it to exercise every version
+/// while other tests run models on other threads; work a pool worker takes on is not capped);
+/// returns the level in effect afterwards, which never exceeds what the CPU supports.
 int ck_set_cpu_level(int level);
 
 #endif

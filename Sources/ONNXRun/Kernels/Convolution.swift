@@ -1,3 +1,5 @@
+internal import CKernels
+
 /// Conv (N-D, groups, pads, strides, dilations, auto_pad) by im2col + sgemm (3×3 stride-1 ones by
 /// Winograd when they fit, see WinogradConvolution.swift), and the sliding-window
 /// geometry it shares with the pooling kernels.
@@ -233,10 +235,18 @@ struct ConvKernel: TensorKernel {
         }
 
         if out.count == 0 { return [try Self.restore(out, like: x)] }
+        // Depthwise 2-D: a direct loop per channel instead of one m = 1 product per group.
+        if spatial.count == 2 && groupChannels == 1 && groupOut == 1 {
+            Parallel.forEach(batch * channels, threads: context.threads, costPerItem: kernelSize * outSize) { planes in
+                Self.depthwise2D(xp, weights: wp, planes: planes, channels: channels, input: spatial, g,
+                                 bias: biasValues, activation: activation, into: yp)
+            }
+            return [try Self.restore(out, like: x)]
+        }
+
         let empty = rowsAreEmpty(groupChannels: groupChannels, kernel: kernel)
-        let depthwise = spatial.count == 2 && groupChannels == 1 && groupOut == 1
-        if empty || depthwise {
-            // These start from the bias (or zero) and add the products to it.
+        if empty {
+            // Every window lies in the padding: the output is the bias (or zero).
             if let b = biasValues {
                 for n in 0..<batch {
                     for m in 0..<outChannels {
@@ -246,18 +256,7 @@ struct ConvKernel: TensorKernel {
             } else {
                 yp.update(repeating: 0, count: out.count)
             }
-        }
-        if empty {
             activation?.apply(yp, count: out.count, threads: context.threads)
-            return [try Self.restore(out, like: x)]
-        }
-
-        // Depthwise 2-D: a direct loop per channel instead of one m = 1 product per group.
-        if depthwise {
-            Parallel.forEach(batch * channels, threads: context.threads, costPerItem: kernelSize * outSize) { planes in
-                Self.depthwise2D(xp, weights: wp, planes: planes, channels: channels, input: spatial, g, into: yp)
-                activation?.apply(yp + planes.lowerBound * outSize, count: planes.count * outSize)
-            }
             return [try Self.restore(out, like: x)]
         }
 
@@ -289,12 +288,14 @@ struct ConvKernel: TensorKernel {
                             Self.im2col2D(source + range.lowerBound * inSize, channels: range.count, input: spatial, g,
                                           outputRows: band, into: columns + range.lowerBound * kernelSize * width)
                         }
+                        let bandOutput = output + top * outW
                         BLAS.sgemm(
-                            m: groupOut, n: width, k: rows, alpha: 1, a: wp + gi * groupOut * rows, lda: rows,
-                            b: columns, ldb: width, beta: 0, c: output + top * outW, ldc: outSize)
-                        Self.epilogue(output, channels: groupOut, plane: outSize, positions: top * outW..<(top * outW + width),
-                                      bias: biasValues, firstChannel: gi * groupOut,
-                                      activation: activation, threads: context.threads)
+                            m: groupOut, n: width, k: rows, a: wp + gi * groupOut * rows, lda: rows,
+                            b: columns, ldb: width, c: bandOutput, ldc: outSize
+                        ) { channels, positions in
+                            Self.epilogue(bandOutput, plane: outSize, channels: channels, positions: positions,
+                                          bias: biasValues, firstChannel: gi * groupOut, activation: activation)
+                        }
                         top = band.upperBound
                     }
                     continue
@@ -316,35 +317,32 @@ struct ConvKernel: TensorKernel {
                     matrix = UnsafePointer(source)
                 }
                 BLAS.sgemm(
-                    m: groupOut, n: outSize, k: rows, alpha: 1,
-                    a: wp + gi * groupOut * rows, lda: rows,
-                    b: matrix, ldb: outSize, beta: 0, c: output, ldc: outSize)
-                Self.epilogue(output, channels: groupOut, plane: outSize, positions: 0..<outSize,
-                              bias: biasValues, firstChannel: gi * groupOut,
-                              activation: activation, threads: context.threads)
+                    m: groupOut, n: outSize, k: rows, a: wp + gi * groupOut * rows, lda: rows,
+                    b: matrix, ldb: outSize, c: output, ldc: outSize
+                ) { channels, positions in
+                    Self.epilogue(output, plane: outSize, channels: channels, positions: positions,
+                                  bias: biasValues, firstChannel: gi * groupOut, activation: activation)
+                }
             }
         }
         return [try Self.restore(out, like: x)]
     }
 
     /// Adds the bias (`bias[firstChannel + c]` to channel c) and applies the activation to
-    /// `positions` of each of `channels` output planes, one channel's stretch at a time while it
-    /// is in cache, channels split across threads.
+    /// `positions` of output planes `channels` (each `plane` floats long), on the calling thread:
+    /// called on each block of the product as soon as it is computed.
     static func epilogue(
-        _ output: UnsafeMutablePointer<Float>, channels: Int, plane: Int, positions: Range<Int>,
-        bias: [Float]?, firstChannel: Int, activation: FusedActivation?, threads: Int
+        _ output: UnsafeMutablePointer<Float>, plane: Int, channels: Range<Int>, positions: Range<Int>,
+        bias: [Float]?, firstChannel: Int, activation: FusedActivation?
     ) {
         if bias == nil && activation == nil { return }
         let function = activation?.vectorFunction
-        Parallel.forEach(channels, threads: threads, costPerItem: positions.count * 2) { range in
-            for channel in range {
-                let start = output + channel * plane + positions.lowerBound
-                if let bias {
-                    let value = bias[firstChannel + channel]
-                    for i in 0..<positions.count { start[i] += value }
-                }
-                function?.apply(start, into: start, count: positions.count)
-            }
+        let hasActivation: Int32 = function == nil ? 0 : 1
+        let kind = function?.kind ?? CK_ACT_RELU, a = function?.a ?? 0, b = function?.b ?? 0
+        for channel in channels {
+            let value: Float = bias?[firstChannel + channel] ?? 0
+            let start = output + channel * plane + positions.lowerBound
+            ck_bias_activation_f32(value, hasActivation, kind, a, b, start, positions.count)
         }
     }
 

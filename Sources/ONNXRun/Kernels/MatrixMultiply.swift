@@ -61,6 +61,37 @@ enum BLAS {
         }
     }
 
+    /// C = A · B (no transposes, beta 0), calling `finish(rows, columns)` on each finished block
+    /// of C while it is still in cache: each thread's block is computed in panels of columns of
+    /// about `panelBytes` (so a bias and activation applied by `finish` does not read the whole
+    /// output back from memory). The panels repack A, which costs little when C is wide.
+    static func sgemm(
+        m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        c: UnsafeMutablePointer<Float>, ldc: Int, finishingBlocks finish: (Range<Int>, Range<Int>) -> Void
+    ) {
+        if m == 0 || n == 0 { return }
+        if k == 0 || m == 1 || n == 1 {
+            sgemm(m: m, n: n, k: k, alpha: 1, a: a, lda: lda, b: b, ldb: ldb, beta: 0, c: c, ldc: ldc)
+            return finish(0..<m, 0..<n)
+        }
+        let panel = max(256, panelBytes / (4 * m) / 16 * 16)
+        split(m: m, n: n, k: k) { rows, columns in
+            var start = columns.lowerBound
+            while start < columns.upperBound {
+                let panelColumns = start..<min(columns.upperBound, start + panel)
+                cblas_sgemm(
+                    CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(rows.count), blasint(panelColumns.count), blasint(k),
+                    1, a + rows.lowerBound * lda, blasint(lda), b + panelColumns.lowerBound, blasint(ldb),
+                    0, c + rows.lowerBound * ldc + panelColumns.lowerBound, blasint(ldc))
+                finish(rows, panelColumns)
+                start = panelColumns.upperBound
+            }
+        }
+    }
+
+    /// Bytes of C a panel of `sgemm(…finishingBlocks:)` covers: well inside a core's L2.
+    static let panelBytes = 256 << 10
+
     /// A product with one row or one column is a matrix-vector product, bound by reading the
     /// matrix once. With AVX-512 it runs on CKernels' kernels, split across threads by blocks of
     /// outputs; they compute every output the same way wherever it lies, so results do not
