@@ -272,56 +272,57 @@ struct ConvKernel: TensorKernel {
             bandRows = 0
         }
         let columnCount = bandRows > 0 ? bandRows * g.output[1] : outSize
-        let columns: UnsafeMutablePointer<Float>? = pointwise ? nil : .allocate(capacity: rows * columnCount)
-        defer { columns?.deallocate() }
-        for n in 0..<batch {
-            for gi in 0..<group {
-                let source = xp + (n * channels + gi * groupChannels) * inSize
-                let output = yp + (n * outChannels + gi * groupOut) * outSize
-                if bandRows > 0, let columns {
-                    let outW = g.output[1]
-                    var top = 0
-                    while top < g.output[0] {
-                        let band = top..<min(g.output[0], top + bandRows)
-                        let width = band.count * outW
-                        Parallel.forEach(groupChannels, threads: context.threads, costPerItem: kernelSize * width) { range in
-                            Self.im2col2D(source + range.lowerBound * inSize, channels: range.count, input: spatial, g,
-                                          outputRows: band, into: columns + range.lowerBound * kernelSize * width)
+        BufferCache.withScratch(floats: pointwise ? 0 : rows * columnCount) { scratch in
+            let columns: UnsafeMutablePointer<Float>? = pointwise ? nil : scratch
+            for n in 0..<batch {
+                for gi in 0..<group {
+                    let source = xp + (n * channels + gi * groupChannels) * inSize
+                    let output = yp + (n * outChannels + gi * groupOut) * outSize
+                    if bandRows > 0, let columns {
+                        let outW = g.output[1]
+                        var top = 0
+                        while top < g.output[0] {
+                            let band = top..<min(g.output[0], top + bandRows)
+                            let width = band.count * outW
+                            Parallel.forEach(groupChannels, threads: context.threads, costPerItem: kernelSize * width) { range in
+                                Self.im2col2D(source + range.lowerBound * inSize, channels: range.count, input: spatial, g,
+                                              outputRows: band, into: columns + range.lowerBound * kernelSize * width)
+                            }
+                            let bandOutput = output + top * outW
+                            BLAS.sgemm(
+                                m: groupOut, n: width, k: rows, a: wp + gi * groupOut * rows, lda: rows,
+                                b: columns, ldb: width, c: bandOutput, ldc: outSize
+                            ) { channels, positions in
+                                Self.epilogue(bandOutput, plane: outSize, channels: channels, positions: positions,
+                                              bias: biasValues, firstChannel: gi * groupOut, activation: activation)
+                            }
+                            top = band.upperBound
                         }
-                        let bandOutput = output + top * outW
-                        BLAS.sgemm(
-                            m: groupOut, n: width, k: rows, a: wp + gi * groupOut * rows, lda: rows,
-                            b: columns, ldb: width, c: bandOutput, ldc: outSize
-                        ) { channels, positions in
-                            Self.epilogue(bandOutput, plane: outSize, channels: channels, positions: positions,
-                                          bias: biasValues, firstChannel: gi * groupOut, activation: activation)
-                        }
-                        top = band.upperBound
+                        continue
                     }
-                    continue
-                }
-                let matrix: UnsafePointer<Float>
-                if let columns {
-                    // Each channel fills its own block of rows, so channels can be split across threads.
-                    Parallel.forEach(groupChannels, threads: context.threads, costPerItem: kernelSize * outSize) { range in
-                        let from = source + range.lowerBound * inSize
-                        let into = columns + range.lowerBound * kernelSize * outSize
-                        if spatial.count == 2 {
-                            Self.im2col2D(from, channels: range.count, input: spatial, g, into: into)
-                        } else {
-                            Self.im2colND(from, channels: range.count, input: spatial, g, into: into)
+                    let matrix: UnsafePointer<Float>
+                    if let columns {
+                        // Each channel fills its own block of rows, so channels can be split across threads.
+                        Parallel.forEach(groupChannels, threads: context.threads, costPerItem: kernelSize * outSize) { range in
+                            let from = source + range.lowerBound * inSize
+                            let into = columns + range.lowerBound * kernelSize * outSize
+                            if spatial.count == 2 {
+                                Self.im2col2D(from, channels: range.count, input: spatial, g, into: into)
+                            } else {
+                                Self.im2colND(from, channels: range.count, input: spatial, g, into: into)
+                            }
                         }
+                        matrix = UnsafePointer(columns)
+                    } else {
+                        matrix = UnsafePointer(source)
                     }
-                    matrix = UnsafePointer(columns)
-                } else {
-                    matrix = UnsafePointer(source)
-                }
-                BLAS.sgemm(
-                    m: groupOut, n: outSize, k: rows, a: wp + gi * groupOut * rows, lda: rows,
-                    b: matrix, ldb: outSize, c: output, ldc: outSize
-                ) { channels, positions in
-                    Self.epilogue(output, plane: outSize, channels: channels, positions: positions,
-                                  bias: biasValues, firstChannel: gi * groupOut, activation: activation)
+                    BLAS.sgemm(
+                        m: groupOut, n: outSize, k: rows, a: wp + gi * groupOut * rows, lda: rows,
+                        b: matrix, ldb: outSize, c: output, ldc: outSize
+                    ) { channels, positions in
+                        Self.epilogue(output, plane: outSize, channels: channels, positions: positions,
+                                      bias: biasValues, firstChannel: gi * groupOut, activation: activation)
+                    }
                 }
             }
         }

@@ -20,20 +20,20 @@ extension ConvKernel {
         let kH = g.kernel[0], kW = g.kernel[1]
         let sH = g.strides[0], sW = g.strides[1], dH = g.dilations[0], dW = g.dilations[1]
         let (paddedH, paddedW) = g.paddedPlane
-        let padded = UnsafeMutablePointer<Float>.allocate(capacity: paddedH * paddedW)
-        defer { padded.deallocate() }
-        // The border is zeroed once; every plane overwrites the same interior.
-        padded.initialize(repeating: 0, count: paddedH * paddedW)
         let function = activation?.vectorFunction
         var epilogue = ck_depthwise_epilogue(
             bias: 0, has_activation: function == nil ? 0 : 1, activation: function?.kind ?? CK_ACT_RELU,
             a: function?.a ?? 0, b: function?.b ?? 0)
-        for p in planes {
-            let channel = p % channels
-            epilogue.bias = bias?[channel] ?? 0
-            g.copyIntoPaddedPlane(x + p * height * width, height: height, width: width, into: padded)
-            ck_depthwise_plane_f32(padded, paddedW, w + channel * kH * kW, kH, kW, sH, sW, dH, dW,
-                                   &epilogue, y + p * outH * outW, outH, outW)
+        BufferCache.withScratch(floats: paddedH * paddedW) { padded in
+            // The border is zeroed once; every plane overwrites the same interior.
+            padded.initialize(repeating: 0, count: paddedH * paddedW)
+            for p in planes {
+                let channel = p % channels
+                epilogue.bias = bias?[channel] ?? 0
+                g.copyIntoPaddedPlane(x + p * height * width, height: height, width: width, into: padded)
+                ck_depthwise_plane_f32(padded, paddedW, w + channel * kH * kW, kH, kW, sH, sW, dH, dW,
+                                       &epilogue, y + p * outH * outW, outH, outW)
+            }
         }
     }
 }

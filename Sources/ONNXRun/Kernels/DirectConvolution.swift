@@ -43,8 +43,19 @@ struct DirectConvolution: Sendable {
         guard sW == 1 || sW == 2, g.kernel == [kernel.height, kernel.width] else { return false }
         let (paddedH, paddedW) = g.paddedPlane
         guard inChannels * paddedH * paddedW <= Self.maximumPaddedFloats else { return false }
-        let padded = UnsafeMutablePointer<Float>.allocate(capacity: inChannels * paddedH * paddedW)
-        defer { padded.deallocate() }
+        return BufferCache.withScratch(floats: inChannels * paddedH * paddedW) { padded in
+            run(x, batch: batch, height: height, width: width, g, padded: padded, bias: bias, activation: activation,
+                into: y, threads: threads)
+        }
+    }
+
+    /// `run` with the scratch space for the zero-bordered input planes.
+    private func run(_ x: UnsafePointer<Float>, batch: Int, height: Int, width: Int, _ g: WindowGeometry.Resolved,
+                     padded: UnsafeMutablePointer<Float>, bias: [Float]?, activation: FusedActivation?,
+                     into y: UnsafeMutablePointer<Float>, threads: Int) -> Bool {
+        let (sH, sW, dH, dW) = (g.strides[0], g.strides[1], g.dilations[0], g.dilations[1])
+        let (outH, outW) = (g.output[0], g.output[1])
+        let (paddedH, paddedW) = g.paddedPlane
         padded.initialize(repeating: 0, count: inChannels * paddedH * paddedW)
         let blocks = (outChannels + 15) / 16
         let reduction = inChannels * kernel.height * kernel.width

@@ -69,12 +69,22 @@ struct WinogradConvolution: Sendable {
         let blockTiles = (tiles + blockCount - 1) / blockCount
         let inputSlice = ck_winograd_slice_stride(inChannels, blockTiles)
         let productSlice = ck_winograd_slice_stride(outChannels, blockTiles)
-        let transformedInput = UnsafeMutablePointer<Float>.allocate(capacity: elements * inputSlice)
-        let products = UnsafeMutablePointer<Float>.allocate(capacity: elements * productSlice)
-        defer {
-            transformedInput.deallocate()
-            products.deallocate()
+        return BufferCache.withScratch(floats: elements * (inputSlice + productSlice)) { scratch in
+            transform(input, tiles: tiles, blockTiles: blockTiles, shape: shape, transformedInput: scratch, inputSlice: inputSlice,
+                      products: scratch + elements * inputSlice, productSlice: productSlice, bias: bias,
+                      activation: activation, into: output, threads: threads, simdLevel: simdLevel)
+            return true
         }
+    }
+
+    /// The three Winograd stages over blocks of `blockTiles` tiles, in the given scratch space.
+    private func transform(
+        _ input: UnsafePointer<Float>, tiles: Int, blockTiles: Int, shape: ck_winograd_shape,
+        transformedInput: UnsafeMutablePointer<Float>, inputSlice: Int, products: UnsafeMutablePointer<Float>,
+        productSlice: Int, bias: [Float]?, activation: FusedActivation?,
+        into output: UnsafeMutablePointer<Float>, threads: Int, simdLevel: Int32
+    ) {
+        let elements = Int(CK_WINOGRAD_ELEMENTS)
         let u = UnsafePointer(transformedWeights.pointer(as: Float.self))
         let (inChannels, outChannels) = (inChannels, outChannels)
         let function = activation?.vectorFunction
@@ -108,7 +118,6 @@ struct WinogradConvolution: Sendable {
                 }
             }
         }
-        return true
     }
 }
 

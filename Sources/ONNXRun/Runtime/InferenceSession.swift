@@ -33,6 +33,8 @@ public final class InferenceSession: Sendable {
     /// The options the session was created with.
     public let options: Options
     let plan: ExecutionPlan
+    /// Large tensor and scratch buffers kept from one run to the next.
+    let buffers = BufferCache()
 
     /// Plans `model` for execution.
     public init(model: Model, options: Options = Options()) throws {
@@ -104,8 +106,10 @@ public final class InferenceSession: Sendable {
         }
         let budget = options.memoryLimit.map { MemoryBudget(limit: $0) }
         return try MemoryBudget.$current.withValue(budget) {
-            try BLAS.$threads.withValue(options.threads) {
-                try plan.run(inputs: fed, context: RunContext(threads: options.threads, profile: profile))
+            try BufferCache.$current.withValue(buffers) {
+                try BLAS.$threads.withValue(options.threads) {
+                    try plan.run(inputs: fed, context: RunContext(threads: options.threads, profile: profile))
+                }
             }
         }
     }

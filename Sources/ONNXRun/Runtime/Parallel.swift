@@ -13,7 +13,7 @@ enum Parallel {
             return
         }
         withoutActuallyEscaping(body) { body in
-            var loop = ChunkedLoop(count: count, chunks: chunks, body: body)
+            var loop = ChunkedLoop(count: count, chunks: chunks, buffers: BufferCache.current, body: body)
             withUnsafeMutablePointer(to: &loop) { loop in
                 ck_pool_run(chunks, Int32(clamping: threads), loop) { context, chunk in
                     context!.assumingMemoryBound(to: ChunkedLoop.self).pointee.run(chunk: chunk)
@@ -43,14 +43,18 @@ enum Parallel {
 private struct ChunkedLoop {
     let count: Int
     let chunks: Int
+    /// The caller's buffer cache, which the workers' scratch space comes from too.
+    let buffers: BufferCache?
     let body: (Range<Int>) -> Void
 
     /// Runs the body on the range of chunk `chunk`. Products the body starts are not split
     /// further (`BLAS.threads` is 1 inside every chunk, on the caller's thread as on the
     /// workers'), so a result never depends on which thread happened to run which chunk.
     func run(chunk: Int) {
-        BLAS.$threads.withValue(1) {
-            body(chunk * count / chunks..<(chunk + 1) * count / chunks)
+        BufferCache.$current.withValue(buffers) {
+            BLAS.$threads.withValue(1) {
+                body(chunk * count / chunks..<(chunk + 1) * count / chunks)
+            }
         }
     }
 }

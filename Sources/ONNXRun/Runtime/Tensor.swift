@@ -43,7 +43,14 @@ final class TensorStorage: @unchecked Sendable {
         let budget = MemoryBudget.current
         try budget?.reserve(size)
         var pointer: UnsafeMutableRawPointer?
-        guard posix_memalign(&pointer, 64, size) == 0, let pointer else {
+        // Large tensors of a run come from the session's cache of mapped buffers.
+        let cache = size >= BufferCache.minimumBytes ? BufferCache.current : nil
+        if let cache {
+            pointer = cache.take(size)
+        } else if posix_memalign(&pointer, 64, size) != 0 {
+            pointer = nil
+        }
+        guard let pointer else {
             budget?.release(size)
             throw ONNXRunError(.resourceLimit, "cannot allocate \(byteCount) bytes for a tensor")
         }
@@ -52,7 +59,11 @@ final class TensorStorage: @unchecked Sendable {
         if zeroed { bytes.initializeMemory(as: UInt8.self, repeating: 0, count: size) }
         self.byteCount = byteCount
         strings = []
-        release = { free($0) }
+        if let cache {
+            release = { cache.give($0, bytes: size) }
+        } else {
+            release = { free($0) }
+        }
     }
 
     /// Wraps memory owned elsewhere (for example a memory-mapped file), released by `release`.
