@@ -149,45 +149,61 @@ static void activation_avx2(ck_activation kind, float a, float b, const float *s
 
 #if defined(__x86_64__)
 
-/// x + bias, then the cheap activations in the same pass; others run on the block afterwards.
+/// x + bias (+ addend), then the cheap activations in the same pass; others run on the block afterwards.
 __attribute__((target("avx512f,avx512dq,avx2,fma")))
-static void bias_activation_avx512(float bias, int has_activation, ck_activation kind, float a, float b, float *x, size_t count) {
+static void bias_activation_avx512(float bias, const float *addend, int has_activation, ck_activation kind, float a,
+                                   float b, float *x, size_t count) {
     const __m512 vbias = _mm512_set1_ps(bias), va = _mm512_set1_ps(a), vb = _mm512_set1_ps(b);
     int inline_kind = !has_activation || kind == CK_ACT_RELU || kind == CK_ACT_CLIP;
     size_t i = 0;
-#define BIAS_LOOP(expression)                                                              \
+#define BIAS_LOOP(sum, expression)                                                         \
     for (; i + 16 <= count; i += 16) {                                                     \
-        __m512 v = _mm512_add_ps(_mm512_loadu_ps(x + i), vbias);                           \
+        const __mmask16 mask = 0xFFFF;                                                     \
+        __m512 v = sum;                                                                    \
         _mm512_storeu_ps(x + i, expression);                                               \
     }                                                                                      \
     if (i < count) {                                                                       \
-        __mmask16 mask = (__mmask16)((1u << (count - i)) - 1);                             \
-        __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, x + i), vbias);               \
+        const __mmask16 mask = (__mmask16)((1u << (count - i)) - 1);                       \
+        __m512 v = sum;                                                                    \
         _mm512_mask_storeu_ps(x + i, mask, expression);                                    \
     }
-    if (!inline_kind) {
-        BIAS_LOOP(v)
-        activation_avx512(kind, a, b, x, x, count);
-    } else if (!has_activation) {
-        BIAS_LOOP(v)
-    } else if (kind == CK_ACT_RELU) {
-        BIAS_LOOP(_mm512_max_ps(_mm512_setzero_ps(), v))
-    } else {
-        BIAS_LOOP(_mm512_min_ps(vb, _mm512_max_ps(va, v)))
+#define PLAIN _mm512_add_ps(_mm512_maskz_loadu_ps(mask, x + i), vbias)
+#define WITH_ADDEND _mm512_add_ps(PLAIN, _mm512_maskz_loadu_ps(mask, addend + i))
+#define FINISH(sum)                                                                        \
+    if (!inline_kind) {                                                                    \
+        BIAS_LOOP(sum, v)                                                                  \
+        activation_avx512(kind, a, b, x, x, count);                                        \
+    } else if (!has_activation) {                                                          \
+        BIAS_LOOP(sum, v)                                                                  \
+    } else if (kind == CK_ACT_RELU) {                                                      \
+        BIAS_LOOP(sum, _mm512_max_ps(_mm512_setzero_ps(), v))                              \
+    } else {                                                                               \
+        BIAS_LOOP(sum, _mm512_min_ps(vb, _mm512_max_ps(va, v)))                            \
     }
+    if (addend) {
+        FINISH(WITH_ADDEND)
+    } else {
+        FINISH(PLAIN)
+    }
+#undef FINISH
+#undef WITH_ADDEND
+#undef PLAIN
 #undef BIAS_LOOP
 }
 
 #endif
 
-void ck_bias_activation_f32(float bias, int has_activation, ck_activation kind, float a, float b, float *x, size_t count) {
+void ck_bias_activation_f32(float bias, const float *addend, int has_activation, ck_activation kind, float a, float b,
+                            float *x, size_t count) {
 #if defined(__x86_64__)
     if (ck_cpu_level() == CK_LEVEL_AVX512) {
-        bias_activation_avx512(bias, has_activation, kind, a, b, x, count);
+        bias_activation_avx512(bias, addend, has_activation, kind, a, b, x, count);
         return;
     }
 #endif
     for (size_t i = 0; i < count; i++) x[i] += bias;
+    if (addend)
+        for (size_t i = 0; i < count; i++) x[i] += addend[i];
     if (has_activation) ck_activation_f32(kind, a, b, x, x, count);
 }
 

@@ -1,4 +1,5 @@
 #include "ck_direct_conv.h"
+#include "ck_activations.h"
 #include "ck_cpu.h"
 
 #include <stddef.h>
@@ -34,7 +35,8 @@ __attribute__((target("avx512f,avx512dq,avx2,fma")))
 static inline void tile(const float *padded, size_t in_channels, size_t padded_h, size_t padded_w,
                         const float *weights, size_t kernel_h, size_t kernel_w, size_t stride_w,
                         size_t dilation_h, size_t dilation_w, size_t top, size_t left, size_t count,
-                        const float *bias, float *y, size_t plane, size_t channels) {
+                        const float *bias, int clamp, __m512 low_bound, __m512 high_bound,
+                        float *y, size_t plane, size_t channels) {
     __m512 acc[16];
 #pragma clang loop unroll(full)
     for (int o = 0; o < 16; o++) acc[o] = _mm512_setzero_ps();
@@ -64,6 +66,8 @@ static inline void tile(const float *padded, size_t in_channels, size_t padded_h
     for (int o = 0; o < 16; o++) {
         if ((size_t)o < channels) {
             __m512 sum = bias ? _mm512_add_ps(acc[o], _mm512_set1_ps(bias[o])) : acc[o];
+            // Relu and Clip as max/min with x second, so NaN passes through as in ck_activation_f32.
+            if (clamp) sum = _mm512_min_ps(high_bound, _mm512_max_ps(low_bound, sum));
             _mm512_mask_storeu_ps(y + o * plane, mask, sum);
         }
     }
@@ -73,18 +77,37 @@ __attribute__((target("avx512f,avx512dq,avx2,fma")))
 void ck_direct_conv_rows_f32(const float *padded, size_t in_channels, size_t padded_h, size_t padded_w,
                              const float *packed, size_t block, size_t kernel_h, size_t kernel_w,
                              size_t stride_h, size_t stride_w, size_t dilation_h, size_t dilation_w,
-                             const float *bias, float *y, size_t out_channels, size_t out_h, size_t out_w,
+                             const float *bias, const ck_direct_conv_activation *activation,
+                             float *y, size_t out_channels, size_t out_h, size_t out_w,
                              size_t row_begin, size_t row_end) {
     const size_t taps = in_channels * kernel_h * kernel_w, plane = out_h * out_w;
     const float *weights = packed + block * taps * 16;
     const size_t first = block * 16, channels = out_channels - first < 16 ? out_channels - first : 16;
+    // Relu and Clip are applied in registers; other functions to each finished row.
+    int clamp = 0, after = 0;
+    __m512 low_bound = _mm512_set1_ps(-__builtin_inff()), high_bound = _mm512_set1_ps(__builtin_inff());
+    if (activation && activation->kind == CK_ACT_RELU) {
+        clamp = 1;
+        low_bound = _mm512_setzero_ps();
+    } else if (activation && activation->kind == CK_ACT_CLIP) {
+        clamp = 1;
+        low_bound = _mm512_set1_ps(activation->a);
+        high_bound = _mm512_set1_ps(activation->b);
+    } else if (activation) {
+        after = 1;
+    }
     for (size_t oh = row_begin; oh < row_end; oh++) {
         for (size_t ow = 0; ow < out_w; ow += 16) {
             size_t count = out_w - ow < 16 ? out_w - ow : 16;
             tile(padded, in_channels, padded_h, padded_w, weights, kernel_h, kernel_w, stride_w, dilation_h,
-                 dilation_w, oh * stride_h, ow * stride_w, count, bias ? bias + first : NULL,
-                 y + first * plane + oh * out_w + ow, plane, channels);
+                 dilation_w, oh * stride_h, ow * stride_w, count, bias ? bias + first : NULL, clamp, low_bound,
+                 high_bound, y + first * plane + oh * out_w + ow, plane, channels);
         }
+        if (after)
+            for (size_t o = 0; o < channels; o++) {
+                float *line = y + (first + o) * plane + oh * out_w;
+                ck_activation_f32(activation->kind, activation->a, activation->b, line, line, out_w);
+            }
     }
 }
 
@@ -95,9 +118,10 @@ int ck_direct_conv_available(void) { return 0; }
 void ck_direct_conv_rows_f32(const float *padded, size_t in_channels, size_t padded_h, size_t padded_w,
                              const float *packed, size_t block, size_t kernel_h, size_t kernel_w,
                              size_t stride_h, size_t stride_w, size_t dilation_h, size_t dilation_w,
-                             const float *bias, float *y, size_t out_channels, size_t out_h, size_t out_w,
+                             const float *bias, const ck_direct_conv_activation *activation,
+                             float *y, size_t out_channels, size_t out_h, size_t out_w,
                              size_t row_begin, size_t row_end) {
-    (void)bias; (void)padded; (void)in_channels; (void)padded_h; (void)padded_w; (void)packed; (void)block;
+    (void)bias; (void)activation; (void)padded; (void)in_channels; (void)padded_h; (void)padded_w; (void)packed; (void)block;
     (void)kernel_h; (void)kernel_w; (void)stride_h; (void)stride_w; (void)dilation_h; (void)dilation_w;
     (void)y; (void)out_channels; (void)out_h; (void)out_w; (void)row_begin; (void)row_end;
 }

@@ -56,6 +56,38 @@ import Testing
         try expectSameOutputs(m, output: "y")
     }
 
+    /// ResNet's residual connection: Conv → Add (or Sum) of a same-shaped tensor → Relu becomes
+    /// one FusedConv with the tensor as input Z and Relu as activation; results unchanged, also
+    /// in the portable form.
+    @Test(arguments: ["Add", "Sum"])
+    func residualAddAndReluFuseIntoTheConv(opType: String) throws {
+        let w2 = floatTensor([3, 2, 1, 1], [0.5, -1, 0.25, 2, -0.75, 1])
+        let m = model([
+            Node(name: "shortcut", opType: "Conv", inputs: ["x", "w2"], outputs: ["r"]),
+            Node(name: "sum", opType: opType, inputs: ["c", "r"], outputs: ["s"]),
+            Node(name: "relu", opType: "Relu", inputs: ["s"], outputs: ["y"]),
+        ], output: "y", extra: ["w2": w2])
+        let optimized = try Optimizer.optimize(m, level: 2)
+        #expect(optimized.graph.nodes.map(\.opType).sorted() == ["Conv", "FusedConv"])
+        let fused = try #require(optimized.graph.nodes.first { $0.opType == "FusedConv" })
+        #expect(fused.inputs.count == 4)
+        if case .string(let name)? = fused.attributes["activation"] { #expect(name == "Relu") } else { Issue.record("no activation") }
+        try expectSameOutputs(m, output: "y")
+        let portable = try Optimizer.makePortable(optimized)
+        #expect(portable.graph.nodes.allSatisfy { $0.domain.isEmpty })
+        let x = floatTensor([1, 2, 5, 5], (0..<50).map { Float($0 % 9) - 4 })
+        let a = try InferenceSession(model: portable, options: .init(threads: 1, optimizationLevel: 0)).run(["x": x])["y"]!
+        let b = try InferenceSession(model: m, options: .init(threads: 1, optimizationLevel: 0)).run(["x": x])["y"]!
+        expectClose(a, b, rtol: 1e-5, atol: 1e-6)
+    }
+
+    @Test func anAddThatBroadcastsIsNotFused() throws {
+        // b [1,3,1,1] is a graph input (not a constant folded into the bias): it broadcasts, so no Z.
+        var m = model([Node(name: "add", opType: "Add", inputs: ["c", "b"], outputs: ["y"])], output: "y")
+        m.graph.inputs.append(ValueInfo(name: "b", type: .tensor(elementType: .float, shape: [.known(1), .known(3), .known(1), .known(1)])))
+        #expect(try Optimizer.optimize(m, level: 2).graph.nodes.map(\.opType) == ["Conv", "Add"])
+    }
+
     @Test func standaloneSiLUAndPortableFormComputeTheSame() throws {
         // SiLU after an Add has no product to fuse into: it stays one SiLU node, and --portable expands it.
         let m = model([

@@ -200,6 +200,44 @@ private func referenceConv(
         }
     }
 
+    /// FusedConv's residual input Z on every path (im2col + sgemm, Winograd, direct, depthwise):
+    /// y = f(conv + bias + Z), on one and two threads.
+    @Test func fusedConvAddsTheResidualOnEveryPath() throws {
+        let x = sampleTensor([1, 32, 12, 10], seed: 70)
+        // (weights, constant weights?, attributes): the path each one takes.
+        let cases: [(Tensor, Bool, [String: Attribute])] = [
+            (sampleTensor([24, 32, 3, 3], seed: 71), false, ["pads": ints(1, 1, 1, 1)]),  // im2col + sgemm
+            (sampleTensor([24, 32, 3, 3], seed: 72), true, ["pads": ints(1, 1, 1, 1)]),  // Winograd
+            (sampleTensor([20, 32, 1, 1], seed: 73), true, ["strides": ints(2, 2)]),  // direct or sgemm
+            (sampleTensor([32, 1, 3, 3], seed: 74), true, ["pads": ints(1, 1, 1, 1), "group": .int(32)]),  // depthwise
+        ]
+        for (w, constant, attributes) in cases {
+            let b = sampleTensor([w.shape[0]], seed: 75)
+            let group = if case .int(let g)? = attributes["group"] { g } else { 1 }
+            let strides = if case .ints(let v)? = attributes["strides"] { v } else { [1, 1] }
+            let pads = if case .ints(let v)? = attributes["pads"] { v } else { [0, 0, 0, 0] }
+            let plain = referenceConv(x, w, b, group: group, strides: strides, dilations: [1, 1], padBegin: Array(pads[0..<2]), padEnd: Array(pads[2...]))
+            let z = sampleTensor(plain.shape, seed: 76)
+            let sum = zip(try plain.scalars(as: Float.self), try z.scalars(as: Float.self)).map { $0 + $1 }
+            var fused = attributes
+            fused["activation"] = .string("Relu")
+            for threads in [1, 2] {
+                let y = try runNode("FusedConv", domain: FusedActivation.domain, inputs: [x, w, b, z], constants: constant ? [1: w] : [:],
+                                    attributes: fused, threads: threads)[0]
+                expectClose(y, floatTensor(plain.shape, sum.map { max(0, $0) }))
+                // Without an activation.
+                let linear = try runNode("FusedConv", domain: FusedActivation.domain, inputs: [x, w, b, z], constants: constant ? [1: w] : [:],
+                                         attributes: attributes, threads: threads)[0]
+                expectClose(linear, floatTensor(plain.shape, sum))
+            }
+        }
+        // A Z of another shape is an error, not a broadcast.
+        let w = sampleTensor([4, 32, 1, 1], seed: 77)
+        #expect(throws: ONNXRunError.self) {
+            try runNode("FusedConv", domain: FusedActivation.domain, inputs: [x, w, nil, sampleTensor([1, 4, 1, 1], seed: 78)])
+        }
+    }
+
     @Test func pointwiseSkipsIm2col() throws {
         let x = sampleTensor([2, 5, 3, 4], seed: 6)
         let w = sampleTensor([7, 5, 1, 1], seed: 7)

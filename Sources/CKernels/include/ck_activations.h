@@ -23,8 +23,10 @@ typedef enum {
 /// (see ck_cpu.h). exp, tanh and erf come from glibc's vector math library (libmvec, ≤ 4 ulp).
 void ck_activation_f32(ck_activation kind, float a, float b, const float *src, float *dst, size_t count);
 
-/// x[i] = f(x[i] + bias) for i < count, where f is `kind` when `has_activation` is nonzero and the
-/// identity otherwise: a GEMM's output block finished in one pass while it is in cache.
-void ck_bias_activation_f32(float bias, int has_activation, ck_activation kind, float a, float b, float *x, size_t count);
+/// x[i] = f((x[i] + bias) + addend[i]) for i < count (no addend when `addend` is NULL), where f is
+/// `kind` when `has_activation` is nonzero and the identity otherwise: a GEMM's output block
+/// finished in one pass while it is in cache (the addend is a fused residual connection).
+void ck_bias_activation_f32(float bias, const float *addend, int has_activation, ck_activation kind, float a, float b,
+                            float *x, size_t count);
 
 #endif

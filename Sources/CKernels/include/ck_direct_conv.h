@@ -3,6 +3,14 @@
 
 #include <stddef.h>
 
+#include "ck_activations.h"
+
+/// The function applied to every output after the bias, with its parameters.
+typedef struct {
+    ck_activation kind;
+    float a, b;
+} ck_direct_conv_activation;
+
 /// Direct 2-D convolution for ungrouped convolutions with a short reduction (few input channels
 /// times window taps, e.g. a network's stem or stride-2 downsampling), where im2col's matrix
 /// would cost more to write and pack than the product itself. Sixteen output channels are
@@ -20,15 +28,17 @@ size_t ck_direct_conv_packed_count(size_t out_channels, size_t in_channels, size
 void ck_direct_conv_pack(const float *weights, size_t out_channels, size_t in_channels, size_t kernel_h,
                          size_t kernel_w, float *packed);
 
-/// Writes the convolution plus `bias` (per output channel; NULL for none) to output rows
-/// [row_begin, row_end) of the 16 output channels of `block` (`y` holds one image's
-/// out_channels × out_h × out_w outputs).
+/// Writes f(convolution + `bias`) (bias per output channel, NULL for none; f is `activation`, or
+/// the identity when it is NULL) to output rows [row_begin, row_end) of the 16 output channels
+/// of `block` (`y` holds one image's out_channels × out_h × out_w outputs). Relu and Clip are
+/// applied in registers, other functions to each output row as soon as it is finished.
 /// `padded` is the image's in_channels planes of padded_h × padded_w floats with the zero
 /// padding in place, large enough for every window. stride_w must be 1 or 2.
 void ck_direct_conv_rows_f32(const float *padded, size_t in_channels, size_t padded_h, size_t padded_w,
                              const float *packed, size_t block, size_t kernel_h, size_t kernel_w,
                              size_t stride_h, size_t stride_w, size_t dilation_h, size_t dilation_w,
-                             const float *bias, float *y, size_t out_channels, size_t out_h, size_t out_w,
+                             const float *bias, const ck_direct_conv_activation *activation,
+                             float *y, size_t out_channels, size_t out_h, size_t out_w,
                              size_t row_begin, size_t row_end);
 
 #endif

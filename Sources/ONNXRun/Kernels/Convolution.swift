@@ -140,7 +140,8 @@ struct ConvKernel: TensorKernel {
     let group: Int
     /// The weights converted to float32 at plan time when they are an initializer.
     let packedWeights: Tensor?
-    /// For `FusedConv`: the activation applied to each output block as soon as it is computed.
+    /// For `FusedConv`: the activation applied to each output block as soon as it is computed
+    /// (after the bias and the optional fourth input Z, a residual added to the output).
     let activation: FusedActivation?
     /// The Winograd plan of a 3×3 stride-1 convolution with constant weights, tried before im2col.
     let winograd: WinogradConvolution?
@@ -149,14 +150,18 @@ struct ConvKernel: TensorKernel {
     let direct: DirectConvolution?
 
     init(_ context: KernelContext) throws {
-        try context.expectInputs(2, 3)
         if context.node.opType == "FusedConv" {
-            let name = try context.required("activation", context.string)
-            guard let parsed = FusedActivation(name: name, parameters: try context.floats("activation_params") ?? []) else {
-                throw context.error(.invalidAttribute, "unknown fused activation '\(name)'")
+            try context.expectInputs(2, 4)
+            if let name = try context.string("activation") {
+                guard let parsed = FusedActivation(name: name, parameters: try context.floats("activation_params") ?? []) else {
+                    throw context.error(.invalidAttribute, "unknown fused activation '\(name)'")
+                }
+                activation = parsed
+            } else {
+                activation = nil
             }
-            activation = parsed
         } else {
+            try context.expectInputs(2, 3)
             activation = nil
         }
         geometry = try WindowGeometry(context, kernelRequired: false)
@@ -222,16 +227,28 @@ struct ConvKernel: TensorKernel {
         if let b = biasValues, b.count != outChannels {
             throw ONNXRunError(.shapeMismatch, "bias has \(b.count) values, expected \(outChannels)")
         }
-        if let winograd, spatial.count == 2, winograd.run(
-            xp, batch: batch, height: spatial[0], width: spatial[1], g, bias: biasValues, activation: activation,
-            into: yp, threads: context.threads) {
+        // FusedConv's residual Z: added to the output (after the bias, before the activation).
+        let residual = try (inputs.count > 3 ? inputs[3] : nil).map(Self.asFloat)
+        if let residual, residual.shape != out.shape {
+            throw ONNXRunError(.shapeMismatch, "Z has shape \(residual.shape), the output has shape \(out.shape)")
+        }
+        let zp = residual.map { UnsafePointer($0.pointer(as: Float.self)) }
+        // The paths other than im2col + sgemm finish with the residual in a pass of their own.
+        let pathActivation = residual == nil ? activation : nil
+        func finished() throws -> [Tensor] {
+            if let zp { Self.addResidual(zp, activation: activation, into: yp, count: out.count, threads: context.threads) }
             return [try Self.restore(out, like: x)]
+        }
+        if let winograd, spatial.count == 2, winograd.run(
+            xp, batch: batch, height: spatial[0], width: spatial[1], g, bias: biasValues, activation: pathActivation,
+            into: yp, threads: context.threads) {
+            return try finished()
         }
 
         if let direct, spatial.count == 2, direct.run(
-            xp, batch: batch, height: spatial[0], width: spatial[1], g, bias: biasValues, activation: activation,
+            xp, batch: batch, height: spatial[0], width: spatial[1], g, bias: biasValues, activation: pathActivation,
             into: yp, threads: context.threads) {
-            return [try Self.restore(out, like: x)]
+            return try finished()
         }
 
         if out.count == 0 { return [try Self.restore(out, like: x)] }
@@ -239,9 +256,9 @@ struct ConvKernel: TensorKernel {
         if spatial.count == 2 && groupChannels == 1 && groupOut == 1 {
             Parallel.forEach(batch * channels, threads: context.threads, costPerItem: kernelSize * outSize) { planes in
                 Self.depthwise2D(xp, weights: wp, planes: planes, channels: channels, input: spatial, g,
-                                 bias: biasValues, activation: activation, into: yp)
+                                 bias: biasValues, activation: pathActivation, into: yp)
             }
-            return [try Self.restore(out, like: x)]
+            return try finished()
         }
 
         let empty = rowsAreEmpty(groupChannels: groupChannels, kernel: kernel)
@@ -256,8 +273,8 @@ struct ConvKernel: TensorKernel {
             } else {
                 yp.update(repeating: 0, count: out.count)
             }
-            activation?.apply(yp, count: out.count, threads: context.threads)
-            return [try Self.restore(out, like: x)]
+            pathActivation?.apply(yp, count: out.count, threads: context.threads)
+            return try finished()
         }
 
         let pointwise = kernelSize == 1 && g.strides.allSatisfy { $0 == 1 }
@@ -294,7 +311,8 @@ struct ConvKernel: TensorKernel {
                                 b: columns, ldb: width, c: bandOutput, ldc: outSize
                             ) { channels, positions in
                                 Self.epilogue(bandOutput, plane: outSize, channels: channels, positions: positions,
-                                              bias: biasValues, firstChannel: gi * groupOut, activation: activation)
+                                              bias: biasValues, firstChannel: gi * groupOut,
+                                              residual: zp.map { $0 + (output - yp) + top * outW }, activation: activation)
                             }
                             top = band.upperBound
                         }
@@ -321,7 +339,8 @@ struct ConvKernel: TensorKernel {
                         b: matrix, ldb: outSize, c: output, ldc: outSize
                     ) { channels, positions in
                         Self.epilogue(output, plane: outSize, channels: channels, positions: positions,
-                                      bias: biasValues, firstChannel: gi * groupOut, activation: activation)
+                                      bias: biasValues, firstChannel: gi * groupOut,
+                                      residual: zp.map { $0 + (output - yp) }, activation: activation)
                     }
                 }
             }
@@ -329,21 +348,33 @@ struct ConvKernel: TensorKernel {
         return [try Self.restore(out, like: x)]
     }
 
-    /// Adds the bias (`bias[firstChannel + c]` to channel c) and applies the activation to
-    /// `positions` of output planes `channels` (each `plane` floats long), on the calling thread:
-    /// called on each block of the product as soon as it is computed.
+    /// Adds the bias (`bias[firstChannel + c]` to channel c) and the residual (laid out as
+    /// `output`) and applies the activation to `positions` of output planes `channels` (each
+    /// `plane` floats long), on the calling thread: called on each block of the product as soon
+    /// as it is computed.
     static func epilogue(
         _ output: UnsafeMutablePointer<Float>, plane: Int, channels: Range<Int>, positions: Range<Int>,
-        bias: [Float]?, firstChannel: Int, activation: FusedActivation?
+        bias: [Float]?, firstChannel: Int, residual: UnsafePointer<Float>? = nil, activation: FusedActivation?
     ) {
-        if bias == nil && activation == nil { return }
+        if bias == nil && activation == nil && residual == nil { return }
         let function = activation?.vectorFunction
         let hasActivation: Int32 = function == nil ? 0 : 1
         let kind = function?.kind ?? CK_ACT_RELU, a = function?.a ?? 0, b = function?.b ?? 0
         for channel in channels {
             let value: Float = bias?[firstChannel + channel] ?? 0
-            let start = output + channel * plane + positions.lowerBound
-            ck_bias_activation_f32(value, hasActivation, kind, a, b, start, positions.count)
+            let offset = channel * plane + positions.lowerBound
+            ck_bias_activation_f32(value, residual.map { $0 + offset }, hasActivation, kind, a, b, output + offset, positions.count)
+        }
+    }
+
+    /// y = f(y + z) over `count` floats, split across threads: the residual of a FusedConv whose
+    /// path applied the bias but neither the residual nor the activation.
+    static func addResidual(_ z: UnsafePointer<Float>, activation: FusedActivation?, into y: UnsafeMutablePointer<Float>, count: Int, threads: Int) {
+        let function = activation?.vectorFunction
+        let hasActivation: Int32 = function == nil ? 0 : 1
+        let kind = function?.kind ?? CK_ACT_RELU, a = function?.a ?? 0, b = function?.b ?? 0
+        Parallel.forEach(count, threads: threads, costPerItem: 2) { range in
+            ck_bias_activation_f32(0, z + range.lowerBound, hasActivation, kind, a, b, y + range.lowerBound, range.count)
         }
     }
 

@@ -67,18 +67,17 @@ struct DirectConvolution: Sendable {
             }
             let output = y + n * outChannels * outH * outW
             let function = activation?.vectorFunction
+            let parameters = ck_direct_conv_activation(kind: function?.kind ?? CK_ACT_RELU, a: function?.a ?? 0, b: function?.b ?? 0)
             (bias ?? []).withUnsafeBufferPointer { values in
                 let biasPointer = bias == nil ? nil : values.baseAddress
-                Parallel.forEach(blocks * outH, threads: threads, costPerItem: 16 * outW * reduction) { items in
-                    for item in items {
-                        let (block, row) = (item / outH, item % outH)
-                        ck_direct_conv_rows_f32(padded, inChannels, paddedH, paddedW, packed.pointer(as: Float.self), block,
-                                                kernel.height, kernel.width, sH, sW, dH, dW, biasPointer,
-                                                output, outChannels, outH, outW, row, row + 1)
-                        guard let function else { continue }
-                        for channel in block * 16..<min(outChannels, block * 16 + 16) {
-                            let line = output + (channel * outH + row) * outW
-                            function.apply(line, into: line, count: outW)
+                withUnsafePointer(to: parameters) { parametersPointer in
+                    let activationPointer = function == nil ? nil : parametersPointer
+                    Parallel.forEach(blocks * outH, threads: threads, costPerItem: 16 * outW * reduction) { items in
+                        for item in items {
+                            let (block, row) = (item / outH, item % outH)
+                            ck_direct_conv_rows_f32(padded, inChannels, paddedH, paddedW, packed.pointer(as: Float.self), block,
+                                                    kernel.height, kernel.width, sH, sW, dH, dW, biasPointer, activationPointer,
+                                                    output, outChannels, outH, outW, row, row + 1)
                         }
                     }
                 }

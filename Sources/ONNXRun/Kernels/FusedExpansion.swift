@@ -61,9 +61,13 @@ enum FusedExpansion {
                 conv.attributes["activation"] = nil
                 conv.attributes["activation_params"] = nil
                 conv.name = "\(node.name)/Conv"
+                conv.inputs = Array(node.inputs.prefix(3))
+                while conv.inputs.last == "" { conv.inputs.removeLast() }
                 product = "\(node.name)/conv_output"
                 conv.outputs = [product]
                 e.nodes.append(conv)
+                // The residual input Z.
+                if let residual = input(3) { product = e.add("Add", [product, residual]) }
             } else {
                 guard let a = input(0), let b = input(1) else { throw malformed(node, "needs inputs A and B") }
                 let left = ints("perm_a").map { e.add("Transpose", [a], ["perm": .ints($0)]) } ?? a

@@ -103,8 +103,57 @@ struct BatchNormIntoConv: OptimizationPass {
     }
 }
 
+/// Replaces Conv → Add (or a two-input Sum) of a tensor of the same shape, ResNet's residual
+/// connection, by a `FusedConv` with that tensor as its fourth input Z: the kernel adds it while
+/// the output block is in cache, and `ConvActivationFusion` can then take the Relu that follows.
+/// Only when shape inference proves both operands have the same static shape (no broadcasting).
+struct ConvAddFusion: OptimizationPass {
+    var name: String { "conv-add-fusion" }
+
+    func run(on model: inout Model) throws -> Bool {
+        var graph = model.graph
+        let uses = ValueUses(graph)
+        let producer = graph.producerIndices
+        var inferred: ShapeInference.Result?
+        var removed = Set<Int>()
+        for (index, add) in graph.nodes.enumerated() where add.isStandard("Add") || add.isStandard("Sum") {
+            guard add.inputs.count == 2, add.outputs.count == 1, !add.outputs[0].isEmpty,
+                  add.inputs[0] != add.inputs[1], !add.inputs.contains("")
+            else { continue }
+            for side in 0..<2 {
+                let (product, residual) = (add.inputs[side], add.inputs[1 - side])
+                guard let convIndex = producer[product], !removed.contains(convIndex),
+                      graph.nodes[convIndex].isStandard("Conv"), graph.nodes[convIndex].outputs.count == 1,
+                      uses.hasSingleConsumer(product)
+                else { continue }
+                if inferred == nil { inferred = ShapeInference.infer(model) }
+                guard let productShape = inferred?.shape(of: product), let residualShape = inferred?.shape(of: residual),
+                      productShape == residualShape, productShape.allSatisfy({ $0.value != nil }),
+                      inferred?.elementType(of: residual) == .float, inferred?.elementType(of: product) == .float
+                else { continue }
+                var fused = graph.nodes[convIndex]
+                fused.opType = "FusedConv"
+                fused.domain = FusedActivation.domain
+                while fused.inputs.count < 3 { fused.inputs.append("") }
+                fused.inputs.append(residual)
+                fused.outputs = add.outputs
+                // At the Add's place: the residual may be computed after the Conv.
+                graph.nodes[index] = fused
+                removed.insert(convIndex)
+                break
+            }
+        }
+        guard !removed.isEmpty else { return false }
+        graph.removeNodes(at: removed)
+        model.graph = graph
+        model.opsetImports[FusedActivation.domain] = 1
+        return true
+    }
+}
+
 /// Replaces Conv → activation (any `FusedActivation.matching`: Relu, LeakyRelu, Clip with constant
-/// bounds, Sigmoid, Tanh, HardSigmoid, Gelu) by one `FusedConv` node of this project's domain.
+/// bounds, Sigmoid, Tanh, HardSigmoid, Gelu) by one `FusedConv` node of this project's domain; also
+/// a `FusedConv` that has no activation yet (one with a residual input, from `ConvAddFusion`).
 struct ConvActivationFusion: OptimizationPass {
     var name: String { "conv-activation-fusion" }
 
@@ -117,7 +166,7 @@ struct ConvActivationFusion: OptimizationPass {
         for (index, act) in graph.nodes.enumerated() {
             guard act.outputs.count == 1, !act.inputs.isEmpty,
                   let convIndex = producer[act.inputs[0]], !removed.contains(convIndex),
-                  graph.nodes[convIndex].isStandard("Conv"), uses.hasSingleConsumer(act.inputs[0]),
+                  Self.takesActivation(graph.nodes[convIndex]), uses.hasSingleConsumer(act.inputs[0]),
                   let activation = try FusedActivation.matching(act, index: patterns, opset: model.opsetImports[""] ?? 1)
             else { continue }
             var fused = graph.nodes[convIndex]
@@ -133,6 +182,12 @@ struct ConvActivationFusion: OptimizationPass {
         model.graph = graph
         model.opsetImports[FusedActivation.domain] = 1
         return true
+    }
+
+    /// A Conv, or a FusedConv without an activation.
+    private static func takesActivation(_ node: Node) -> Bool {
+        node.isStandard("Conv")
+            || (node.opType == "FusedConv" && node.domain == FusedActivation.domain && node.attributes["activation"] == nil)
     }
 }
 

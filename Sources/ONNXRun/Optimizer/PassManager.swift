@@ -21,7 +21,7 @@ public enum Optimizer {
         guard level > 1 else { return cleanup }
         let fusions: [any OptimizationPass] = [
             LayerNormFusion(), GeluFusion(), SiLUFusion(), AttentionFusion(), TransposeIntoMatMul(), MatMulBiasFusion(),
-            MatMulActivationFusion(), GemmActivationFusion(), BatchNormIntoConv(), ScaleShiftIntoProducer(), ConvActivationFusion(),
+            MatMulActivationFusion(), GemmActivationFusion(), BatchNormIntoConv(), ScaleShiftIntoProducer(), ConvAddFusion(), ConvActivationFusion(),
             DeadNodeElimination(),
         ]
         return cleanup + fusions
