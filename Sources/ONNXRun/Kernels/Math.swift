@@ -149,6 +149,26 @@ struct ClipKernel: TensorKernel {
     }
 }
 
+/// Pow: float32 squares (an exponent of one element equal to 2, as YOLO's box decoding and
+/// variance computations use) as x·x; everything else by `general`. Float(pow(Double(x), 2)) is
+/// x² rounded once to float, which is exactly what the float product x·x gives.
+struct PowKernel: TensorKernel {
+    let general: BinaryMathKernel
+
+    func compute(_ inputs: [Tensor?], _ context: RunContext) throws -> [Tensor] {
+        guard let x = inputs[0], let exponent = inputs[1], x.dataType == .float, exponent.dataType == .float,
+              exponent.count == 1, exponent.pointer(as: Float.self)[0] == 2
+        else { return try general.compute(inputs, context) }
+        let shape = try Broadcast.shape(x.shape, exponent.shape)
+        let out = try Tensor(uninitialized: .float, shape: shape)
+        let source = x.pointer(as: Float.self), destination = out.pointer(as: Float.self)
+        Parallel.forEach(out.count, threads: context.threads) { range in
+            for i in range { destination[i] = source[i] * source[i] }
+        }
+        return [out]
+    }
+}
+
 /// Round half to even.
 @inline(__always) private func roundHalfEven(_ v: Double) -> Double { v.rounded(.toNearestOrEven) }
 
@@ -213,12 +233,12 @@ extension KernelRegistry {
         }
 
         r.register("Pow", since: 1, 7, 12, 13, 15) { c in
-            try BinaryMathKernel(c, float: { Foundation.pow($0, $1) }, integer: { base, exponent in
+            PowKernel(general: try BinaryMathKernel(c, float: { Foundation.pow($0, $1) }, integer: { base, exponent in
                 guard exponent >= 0 else { return base == 1 ? 1 : 0 }
                 var result: Int64 = 1
                 for _ in 0..<exponent { result = result &* base }
                 return result
-            })
+            }))
         }
         r.register("Mod", since: 10, 13) { c in
             let fmod = try c.int("fmod", default: 0) != 0

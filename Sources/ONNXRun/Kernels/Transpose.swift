@@ -1,3 +1,5 @@
+internal import CKernels
+
 /// Transpose: output axis `i` is input axis `perm[i]` (default: axes reversed).
 struct TransposeKernel: TensorKernel {
     let perm: [Int]?
@@ -18,11 +20,11 @@ struct TransposeKernel: TensorKernel {
         let moved = perm.filter { x.shape[$0] != 1 }
         if zip(moved, moved.dropFirst()).allSatisfy({ $0 < $1 }) { return [try x.reshaped(to: shape)] }
         return try DataMovement.mappingStrings([x], data: [0]) { substituted in
-            [try Self.transpose(substituted[0]!, perm: perm, shape: shape)]
+            [try Self.transpose(substituted[0]!, perm: perm, shape: shape, context: context)]
         }
     }
 
-    static func transpose(_ x: Tensor, perm: [Int], shape: [Int]) throws -> Tensor {
+    static func transpose(_ x: Tensor, perm: [Int], shape: [Int], context: RunContext) throws -> Tensor {
         let size = try DataMovement.elementSize(x.dataType)
         let out = try Tensor(uninitialized: x.dataType, shape: shape)
         guard out.count > 0 else { return out }
@@ -53,10 +55,19 @@ struct TransposeKernel: TensorKernel {
             step *= mergedSize[g]
         }
 
-        if groups.count == 2 {
-            // A plain matrix transpose: rows × cols in the input become cols × rows.
-            let rows = mergedSize[1], cols = mergedSize[0]
-            transpose2D(x.storage.bytes, out.storage.bytes, rows: rows, cols: cols, elementSize: size)
+        let n = groups.count
+        if n >= 2 && inputOrder == Array(0..<(n - 2)) + [n - 1, n - 2] {
+            // Matrix transposes (rows × cols in the input become cols × rows), one per index of
+            // the leading axes that stay in place: a channel-last move such as YOLO's head.
+            let rows = mergedSize[n - 1], cols = mergedSize[n - 2]
+            let batch = mergedSize[0..<(n - 2)].reduce(1, *)
+            let source = UnsafeRawPointer(x.storage.bytes), destination = out.storage.bytes
+            Parallel.forEach(batch, threads: context.threads, costPerItem: rows * cols) { matrices in
+                for b in matrices {
+                    let offset = b * rows * cols * size
+                    transpose2D(source + offset, destination + offset, rows: rows, cols: cols, elementSize: size)
+                }
+            }
         } else {
             DataMovement.stridedCopy(
                 from: x.storage.bytes, base: 0, strides: mergedStride, shape: mergedSize, elementSize: size,
@@ -67,6 +78,7 @@ struct TransposeKernel: TensorKernel {
 
     /// Writes the transpose of a row-major `rows × cols` matrix, in cache-sized tiles.
     static func transpose2D(_ source: UnsafeRawPointer, _ destination: UnsafeMutableRawPointer, rows: Int, cols: Int, elementSize: Int) {
+        if elementSize == 4 { return ck_transpose_32(source, destination, rows, cols) }
         func typed<T>(_: T.Type) {
             let s = source.assumingMemoryBound(to: T.self), d = destination.assumingMemoryBound(to: T.self)
             let tile = 32
