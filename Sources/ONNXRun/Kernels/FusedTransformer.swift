@@ -228,56 +228,38 @@ struct ScaledDotProductAttentionKernel: TensorKernel {
         // Heads (and batch entries) are independent: split across threads, each with its own
         // score matrix; the products inside a worker run single-threaded.
         Parallel.forEach(batchCount, threads: context.threads, costPerItem: sq * sk * (d + dv)) { range in
-            let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(sq * sk, 1))
-            defer { scores.deallocate() }
-            for i in range {
-                BLAS.sgemm(transB: transposeKey, m: sq, n: sk, k: d, alpha: 1, a: pq + offsets[0][i], lda: d,
-                           b: pk + offsets[1][i], ldb: transposeKey ? d : sk, beta: 0, c: scores, ldc: sk)
-                // The mask's offset for batch entry i (its index over the batch axes).
-                var maskBase = 0, remainder = i
-                for axis in batch.indices.reversed() where !maskStrides.isEmpty {
-                    maskBase += remainder % batch[axis] * maskStrides[axis]
-                    remainder /= batch[axis]
-                }
-                for row in 0..<sq {
-                    let s = scores + row * sk
-                    if let scale {
-                        if divide { for j in 0..<sk { s[j] /= scale } } else { for j in 0..<sk { s[j] *= scale } }
+            BufferCache.withScratch(floats: sq * sk) { scores in
+                for i in range {
+                    BLAS.sgemm(transB: transposeKey, m: sq, n: sk, k: d, alpha: 1, a: pq + offsets[0][i], lda: d,
+                               b: pk + offsets[1][i], ldb: transposeKey ? d : sk, beta: 0, c: scores, ldc: sk)
+                    // The mask's offset for batch entry i (its index over the batch axes).
+                    var maskBase = 0, remainder = i
+                    for axis in batch.indices.reversed() where !maskStrides.isEmpty {
+                        maskBase += remainder % batch[axis] * maskStrides[axis]
+                        remainder /= batch[axis]
                     }
-                    if let mask {
-                        let start = maskBase + row * maskStrides[r - 2], step = maskStrides[r - 1]
-                        if whereMask {
-                            let pm = mask.pointer(as: Bool.self) + start
-                            for j in 0..<sk where !pm[j * step] { s[j] = fill }
-                        } else {
-                            let pm = mask.pointer(as: Float.self) + start
-                            for j in 0..<sk { s[j] += pm[j * step] }
+                    var prepare = ck_softmax_row(
+                        scale_mode: scale == nil ? 0 : divide ? 2 : 1, scale: scale ?? 1, addend: nil, addend_step: 0,
+                        keep: nil, keep_step: 0, fill: fill)
+                    for row in 0..<sq {
+                        if let mask {
+                            let start = maskBase + row * maskStrides[r - 2], step = maskStrides[r - 1]
+                            if whereMask {
+                                prepare.keep = UnsafePointer(mask.pointer(as: Bool.self) + start)
+                                prepare.keep_step = step
+                            } else {
+                                prepare.addend = UnsafePointer(mask.pointer(as: Float.self) + start)
+                                prepare.addend_step = step
+                            }
                         }
+                        ck_softmax_row_f32(scores + row * sk, sk, &prepare)
                     }
-                    softmax(s, count: sk)
+                    BLAS.sgemm(m: sq, n: dv, k: sk, alpha: 1, a: scores, lda: sk, b: pv + offsets[2][i], ldb: dv, beta: 0,
+                               c: po + i * sq * dv, ldc: dv)
                 }
-                BLAS.sgemm(m: sq, n: dv, k: sk, alpha: 1, a: scores, lda: sk, b: pv + offsets[2][i], ldb: dv, beta: 0,
-                           c: po + i * sq * dv, ldc: dv)
             }
         }
         return [out]
-    }
-
-    /// Vectorized e^x for the softmax rows.
-    private var exponential: VectorFunction { VectorFunction(CK_ACT_EXP) }
-
-    /// Softmax of one row in place: max, exp (vectorized), sum, scale.
-    @inline(__always)
-    private func softmax(_ s: UnsafeMutablePointer<Float>, count: Int) {
-        guard count > 0 else { return }
-        var maximum = s[0]
-        for j in 1..<count where s[j] > maximum { maximum = s[j] }
-        for j in 0..<count { s[j] -= maximum }
-        exponential.apply(s, into: s, count: count)
-        var sum: Float = 0
-        for j in 0..<count { sum += s[j] }
-        let factor = 1 / sum
-        for j in 0..<count { s[j] *= factor }
     }
 }
 
