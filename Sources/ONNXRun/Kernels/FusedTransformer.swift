@@ -77,6 +77,15 @@ struct FusedMatMulKernel: TensorKernel {
         if out.count == 0 { return [out] }
         let pa = a.pointer(as: Float.self), pb = b.pointer(as: Float.self), po = out.pointer(as: Float.self)
         let batchCount = offsets[0].count
+        // A stack of matrices times one shared B, with the bias and activation in the same pass.
+        if !transA && !transB && b.rank == 2 && FusedGEMM.isAvailable {
+            let biasValues: [Float]? = try bias.map { bias in
+                bias.count == n ? try bias.scalars(as: Float.self) : [Float](repeating: try bias.scalars(as: Float.self)[0], count: n)
+            }
+            FusedGEMM.run(m: m * batchCount, n: n, k: k, a: pa, lda: k, b: pb, ldb: n, bias: biasValues,
+                          activation: activation, c: po, ldc: n, threads: context.threads)
+            return [out]
+        }
         // A stack of matrices times one shared B is a single tall product.
         if !transA && b.rank == 2 {
             BLAS.sgemm(transB: transB, m: m * batchCount, n: n, k: k, alpha: 1, a: pa, lda: k, b: pb, ldb: transB ? k : n, beta: 0, c: po, ldc: n)

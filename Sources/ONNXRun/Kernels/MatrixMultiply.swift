@@ -257,6 +257,12 @@ struct MatMulKernel: TensorKernel {
         }
         switch try ProductType(a.dataType, op: "MatMul") {
         case .float:
+            if FusedGEMM.isAvailable && calls == 1 && rows >= 8 && n >= 16 {
+                // One product (a language model's head, a stack of rows times shared weights).
+                FusedGEMM.run(m: rows, n: n, k: k, a: a.pointer(as: Float.self), lda: k, b: b.pointer(as: Float.self), ldb: n,
+                              bias: nil, activation: nil, c: out.pointer(as: Float.self), ldc: n, threads: BLAS.threads)
+                break
+            }
             run(Float.self) { BLAS.sgemm(m: rows, n: n, k: k, alpha: 1, a: $0, lda: k, b: $1, ldb: n, beta: 0, c: $2, ldc: n) }
         case .double:
             run(Double.self) { BLAS.dgemm(m: rows, n: n, k: k, alpha: 1, a: $0, lda: k, b: $1, ldb: n, beta: 0, c: $2, ldc: n) }

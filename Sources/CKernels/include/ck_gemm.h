@@ -1,0 +1,36 @@
+#ifndef CK_GEMM_H
+#define CK_GEMM_H
+
+#include <stddef.h>
+
+#include "ck_activations.h"
+
+/// A matrix product with its epilogue fused: C = f(A · B + bias), A m × k and B k × n row-major
+/// (any row strides). Eight rows by CK_GEMM_PANEL columns of C are accumulated in registers over
+/// the whole k, reading A's rows by broadcasts and B's panel from a contiguous copy, then finished (bias, activation) and stored once: no pass over C after the product. Every
+/// output sums its k products in order, wherever it lies, so results do not depend on how the
+/// panels are split across threads. AVX-512 only: check `ck_gemm_available()`.
+
+/// Columns of C per tile (three 16-float vectors).
+#define CK_GEMM_PANEL 48
+
+/// 1 when this CPU runs the kernel (AVX-512).
+int ck_gemm_available(void);
+
+/// What is applied to each output after the product: bias[j] (NULL for none), then the activation
+/// when `has_activation` is nonzero.
+typedef struct {
+    const float *bias;
+    int has_activation;
+    ck_activation activation;
+    float a, b;
+} ck_gemm_epilogue;
+
+/// Computes rows [0, m) and the columns [panel_begin·CK_GEMM_PANEL, panel_end·CK_GEMM_PANEL) ∩ [0, n) of C.
+/// With `scratch` (k·CK_GEMM_PANEL floats) each panel of B is first copied there, contiguous, so it
+/// stays in cache while all row tiles read it; NULL reads B in place.
+void ck_gemm_f32(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b, size_t ldb,
+                 const ck_gemm_epilogue *epilogue, float *c, size_t ldc, size_t panel_begin, size_t panel_end,
+                 float *scratch);
+
+#endif

@@ -1,0 +1,44 @@
+import Foundation
+internal import CKernels
+
+/// C = f(A · B + bias) on the register-tiled AVX-512 kernel of `CKernels/gemm.c`: only B's
+/// panels are copied (into scratch space, one at a time), and the bias and activation applied to each tile before it is stored, so a transformer layer's
+/// output is written once. Used for products whose right-hand side is shared (a layer's weights).
+enum FusedGEMM {
+    /// True when the kernel runs on this CPU (AVX-512), unless ONNX_RUN_GEMM=openblas asks for
+    /// the OpenBLAS path instead (to compare the two).
+    static let isAvailable: Bool = ck_gemm_available() != 0 && ProcessInfo.processInfo.environment["ONNX_RUN_GEMM"] != "openblas"
+
+    /// Computes the m × n product into `c`, split across threads by column panels (and by rows
+    /// when there are too few panels to go round). Every output is computed the same way wherever
+    /// it lies, so the result does not depend on the thread count.
+    static func run(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                    bias: [Float]?, activation: FusedActivation?, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int) {
+        guard m > 0, n > 0 else { return }
+        let panelWidth = Int(CK_GEMM_PANEL)
+        let panels = (n + panelWidth - 1) / panelWidth
+        // Row chunks of whole 8-row tiles, enough for every thread to have several items.
+        let tiles = (m + 7) / 8
+        let rowChunks = max(1, min(tiles, (threads * 4 + panels - 1) / panels))
+        let tilesPerChunk = (tiles + rowChunks - 1) / rowChunks
+        let function = activation?.vectorFunction
+        (bias ?? []).withUnsafeBufferPointer { biasValues in
+            var epilogue = ck_gemm_epilogue(
+                bias: bias == nil ? nil : biasValues.baseAddress, has_activation: function == nil ? 0 : 1,
+                activation: function?.kind ?? CK_ACT_RELU, a: function?.a ?? 0, b: function?.b ?? 0)
+            withUnsafePointer(to: &epilogue) { epilogue in
+                Parallel.forEach(panels * rowChunks, threads: threads, costPerItem: tilesPerChunk * 8 * k * panelWidth) { items in
+                    BufferCache.withScratch(floats: k * panelWidth) { scratch in
+                        for item in items {
+                            let (chunk, panel) = (item / panels, item % panels)
+                            let first = chunk * tilesPerChunk * 8
+                            guard first < m else { continue }
+                            let rows = min(m - first, tilesPerChunk * 8)
+                            ck_gemm_f32(rows, n, k, a + first * lda, lda, b, ldb, epilogue, c + first * ldc, ldc, panel, panel + 1, scratch)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,52 @@
+import Foundation
+import Testing
+import CKernels
+@testable import ONNXRun
+
+/// The register-tiled GEMM with fused bias and activation against a Double reference: row counts
+/// around the 8-row tile, column counts around the 48-column panel, strided A and C, one and
+/// several threads (results must be identical), Relu in registers and Gelu per row.
+@Suite struct FusedGEMMTests {
+    @Test(.enabled(if: FusedGEMM.isAvailable, "the kernel needs AVX-512"))
+    func matchesTheReferenceForEveryTileEdge() throws {
+        for (m, n, k) in [(1, 16, 3), (7, 47, 5), (8, 48, 64), (9, 49, 17), (37, 100, 130), (130, 96, 8)] {
+            let lda = k + 3, ldc = n + 5
+            let a = (0..<(m * lda)).map { Float(($0 * 13) % 17) / 8 - 1 }
+            let b = (0..<(k * n)).map { Float(($0 * 7) % 11) / 5 - 1 }
+            let bias = (0..<n).map { Float($0 % 5) / 4 - 0.5 }
+            for activation in [nil, FusedActivation.relu, .gelu] {
+                var results: [[Float]] = []
+                for threads in [1, 2, 3] {
+                    var c = [Float](repeating: .nan, count: m * ldc)
+                    a.withUnsafeBufferPointer { pa in
+                        b.withUnsafeBufferPointer { pb in
+                            c.withUnsafeMutableBufferPointer { pc in
+                                FusedGEMM.run(m: m, n: n, k: k, a: pa.baseAddress!, lda: lda, b: pb.baseAddress!, ldb: n, bias: bias,
+                                              activation: activation, c: pc.baseAddress!, ldc: ldc, threads: threads)
+                            }
+                        }
+                    }
+                    results.append(c)
+                }
+                #expect(results[0].elementsEqual(results[1]) { $0 == $1 || ($0.isNaN && $1.isNaN) })
+                #expect(results[0].elementsEqual(results[2]) { $0 == $1 || ($0.isNaN && $1.isNaN) })
+                let c = results[0]
+                for i in 0..<m {
+                    for j in 0..<n {
+                        var sum = 0.0
+                        for p in 0..<k { sum += Double(a[i * lda + p]) * Double(b[p * n + j]) }
+                        var expected = sum + Double(bias[j])
+                        switch activation {
+                        case .relu?: expected = max(0, expected)
+                        case .gelu?: expected = 0.5 * expected * (1 + erf(expected / 2.0.squareRoot()))
+                        default: break
+                        }
+                        #expect(abs(Double(c[i * ldc + j]) - expected) <= 1e-4 + 1e-5 * abs(expected), "m \(m) n \(n) k \(k) at \(i),\(j)")
+                    }
+                    // Padding between rows is not written.
+                    for j in n..<ldc where i < m - 1 { #expect(c[i * ldc + j].isNaN) }
+                }
+            }
+        }
+    }
+}
