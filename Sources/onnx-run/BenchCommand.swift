@@ -165,7 +165,8 @@ enum InputGenerator {
             }
         }
         let count = shape.reduce(1, *)
-        var generator = SystemRandomNumberGenerator()
+        // Seeded and fast: the system generator makes a system call per value (seconds for a 640×640 image).
+        var generator = RandomSource(seed: 0x6F6E6E782D72756E)
         switch type {
         case .float: return try Tensor(shape: shape, scalars: (0..<count).map { _ in Float.random(in: 0..<1, using: &generator) })
         case .double: return try Tensor(shape: shape, scalars: (0..<count).map { _ in Double.random(in: 0..<1, using: &generator) })

@@ -6,12 +6,13 @@ import Foundation
 /// generator to the runtime, so values differ from numpy's); without one each run draws fresh
 /// values. Draws come from a xoshiro256** generator seeded through SplitMix64.
 
-/// A small, fast pseudo-random generator (xoshiro256**), seedable for reproducible draws.
-struct RandomSource: RandomNumberGenerator {
+/// A small, fast pseudo-random generator (xoshiro256**), seedable for reproducible draws (also
+/// the command line's `bench`, for generated inputs).
+package struct RandomSource: RandomNumberGenerator {
     private var s: (UInt64, UInt64, UInt64, UInt64)
 
     /// Seeds the four state words from `seed` with SplitMix64 (never all zero).
-    init(seed: UInt64) {
+    package init(seed: UInt64) {
         var x = seed
         func splitMix() -> UInt64 {
             x &+= 0x9E37_79B9_7F4A_7C15
@@ -23,7 +24,7 @@ struct RandomSource: RandomNumberGenerator {
         s = (splitMix(), splitMix(), splitMix(), splitMix())
     }
 
-    mutating func next() -> UInt64 {
+    package mutating func next() -> UInt64 {
         let result = ((s.1 &* 5) << 7 | (s.1 &* 5) >> 57) &* 9
         let t = s.1 << 17
         s.2 ^= s.0
