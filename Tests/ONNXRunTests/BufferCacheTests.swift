@@ -31,20 +31,23 @@ import Testing
         cache.give(other, bytes: 1 << 20)
     }
 
-    @Test func theCacheHoldsNoMoreThanItsCapacity() throws {
+    @Test func buffersInUseAndCachedStayWithinTheFootprint() throws {
         let cache = BufferCache()
-        let bytes = 4 << 20
-        let count = BufferCache.minimumCapacity / BufferCache.sizeClass(bytes) + 3
+        let bytes = 4 << 20, size = BufferCache.sizeClass(bytes)
+        let count = BufferCache.minimumSlack / size + 3
         var buffers: [UnsafeMutableRawPointer] = []
         for _ in 0..<count { buffers.append(try #require(cache.take(bytes))) }
-        // All were in use at once, so all may be kept; then a larger peak lets more stay.
+        // All were in use at once, so all may be kept.
         for buffer in buffers { cache.give(buffer, bytes: bytes) }
-        #expect(cache.cachedBytes == count * BufferCache.sizeClass(bytes))
-        // Buffers of a new class beyond the capacity (the most in use at once) are freed.
-        var large: [UnsafeMutableRawPointer] = []
-        for _ in 0..<2 { large.append(try #require(cache.take(24 << 20))) }
-        for buffer in large { cache.give(buffer, bytes: 24 << 20) }
-        #expect(cache.cachedBytes <= max(BufferCache.minimumCapacity, count * BufferCache.sizeClass(bytes) + 2 * BufferCache.sizeClass(24 << 20)))
+        #expect(cache.cachedBytes == count * size)
+        // A request of another class frees cached buffers until it fits the footprint.
+        let large = 3 * count * size / 2
+        let other = try #require(cache.take(large))
+        let limit = BufferCache.footprint(mostInUse: BufferCache.sizeClass(large))
+        #expect(BufferCache.sizeClass(large) + cache.cachedBytes <= limit)
+        #expect(cache.cachedBytes < count * size)
+        cache.give(other, bytes: large)
+        #expect(cache.cachedBytes <= limit)
     }
 
     @Test func aSessionsSecondRunReusesTheFirstRunsBuffers() throws {

@@ -12,10 +12,10 @@ import Synchronization
 /// session is gone: a buffer holds on to its cache).
 ///
 /// Requests are rounded up to size classes four per power of two (at most 25% larger), so a
-/// buffer serves every request of its class. The cache holds at most as many bytes as the session
-/// has had in use at once, or `minimumCapacity` if that is more, so a large model's peak memory
-/// at most doubles in the worst case and stays near the live peak in the usual one, where every
-/// run asks for the same sizes.
+/// buffer serves every request of its class. Buffers in use plus buffers cached stay within a
+/// `footprint` a little above the most the session has had in use at once: a new buffer that
+/// would pass it first frees cached buffers of other classes, so peak memory stays near the live
+/// peak while every run that asks for the same sizes gets them all from the cache.
 final class BufferCache: Sendable {
     /// The cache of the run in progress on this task, if any.
     @TaskLocal static var current: BufferCache?
@@ -33,9 +33,12 @@ final class BufferCache: Sendable {
     }
     private let state = Mutex(State())
 
-    /// Bytes the cache may hold even when the session has never had that much in use at once:
-    /// small models use many sizes, each needed only briefly.
-    static let minimumCapacity = 32 << 20
+    /// Bytes the cache may hold beyond the live peak: a quarter of it, and at least this much
+    /// (small models use many sizes, each needed only briefly).
+    static let minimumSlack = 24 << 20
+
+    /// The most bytes in use and cached together, for a session whose live peak is `mostInUse`.
+    static func footprint(mostInUse: Int) -> Int { mostInUse + max(mostInUse / 4, minimumSlack) }
 
     /// Creates an empty cache.
     init() {}
@@ -58,13 +61,24 @@ final class BufferCache: Sendable {
     /// exhausted. Give it back with `give(_:bytes:)` and the same `bytes`.
     func take(_ bytes: Int) -> UnsafeMutableRawPointer? {
         let size = Self.sizeClass(bytes)
+        var evicted: [UInt] = []
         let cached: UInt? = state.withLock { state in
             state.inUseBytes += size
             state.mostInUseBytes = max(state.mostInUseBytes, state.inUseBytes)
-            guard let address = state.free[size]?.popLast() else { return nil }
-            state.cachedBytes -= size
-            return address
+            if let address = state.free[size]?.popLast() {
+                state.cachedBytes -= size
+                return address
+            }
+            // A new buffer: make room by freeing cached ones of other classes, largest first.
+            let limit = Self.footprint(mostInUse: state.mostInUseBytes)
+            while state.inUseBytes + state.cachedBytes > limit,
+                  let largest = state.free.filter({ !$0.value.isEmpty }).keys.max() {
+                evicted.append(state.free[largest]!.removeLast())
+                state.cachedBytes -= largest
+            }
+            return nil
         }
+        for address in evicted { free(UnsafeMutableRawPointer(bitPattern: address)) }
         if let cached, let buffer = UnsafeMutableRawPointer(bitPattern: cached) { return buffer }
         var pointer: UnsafeMutableRawPointer?
         guard posix_memalign(&pointer, 64, size) == 0, let pointer else {
@@ -75,13 +89,13 @@ final class BufferCache: Sendable {
     }
 
     /// Returns a buffer from `take(bytes)`: kept for the next request of its class, or freed when
-    /// the cache already holds as many bytes as the session has ever had in use.
+    /// keeping it would pass the footprint.
     func give(_ buffer: UnsafeMutableRawPointer, bytes: Int) {
         let size = Self.sizeClass(bytes)
         let address = UInt(bitPattern: buffer)
         let kept = state.withLock { state in
             state.inUseBytes -= size
-            guard state.cachedBytes + size <= max(state.mostInUseBytes, Self.minimumCapacity) else { return false }
+            guard state.inUseBytes + state.cachedBytes + size <= Self.footprint(mostInUse: state.mostInUseBytes) else { return false }
             state.free[size, default: []].append(address)
             state.cachedBytes += size
             return true
