@@ -18,7 +18,8 @@ static inline __mmask16 lanes(size_t count) { return (__mmask16)(count >= 16 ? 0
 /// Missing rows read row 0 again and are not stored, so the loop is the same for every tile.
 __attribute__((target("avx512f,avx512dq,avx2,fma")))
 static void tile(size_t rows, size_t columns, size_t k, const float *a, size_t lda, const float *panel, size_t ldb,
-                 const ck_gemm_epilogue *e, const float *bias, float *c, size_t ldc, const float *prefetch, size_t prefetch_stride) {
+                 const ck_gemm_epilogue *e, const float *bias, const float *row_bias, const float *addend,
+                 float *c, size_t ldc, const float *prefetch, size_t prefetch_stride) {
     const __mmask16 m0 = lanes(columns), m1 = lanes(columns > 16 ? columns - 16 : 0),
                     m2 = lanes(columns > 32 ? columns - 32 : 0);
     const float *row[TILE_ROWS];
@@ -55,6 +56,18 @@ static void tile(size_t rows, size_t columns, size_t k, const float *a, size_t l
         if ((size_t)r < rows) {
             __m512 v0 = _mm512_add_ps(acc[3 * r], bias0), v1 = _mm512_add_ps(acc[3 * r + 1], bias1),
                    v2 = _mm512_add_ps(acc[3 * r + 2], bias2);
+            if (row_bias) {
+                __m512 value = _mm512_set1_ps(row_bias[r]);
+                v0 = _mm512_add_ps(v0, value);
+                v1 = _mm512_add_ps(v1, value);
+                v2 = _mm512_add_ps(v2, value);
+            }
+            if (addend) {
+                const float *z = addend + (size_t)r * e->ld_addend;
+                v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, z));
+                v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, z + 16));
+                v2 = _mm512_add_ps(v2, _mm512_maskz_loadu_ps(m2, z + 32));
+            }
             if (clamp) {
                 v0 = _mm512_min_ps(high, _mm512_max_ps(low, v0));
                 v1 = _mm512_min_ps(high, _mm512_max_ps(low, v1));
@@ -106,7 +119,10 @@ void ck_gemm_f32(size_t m, size_t n, size_t k, const float *a, size_t lda, const
         for (size_t i = 0, t = 0; i < m; i += TILE_ROWS, t++) {
             size_t rows = m - i < TILE_ROWS ? m - i : TILE_ROWS;
             const float *prefetch = next && t < 3 ? next + 16 * t : NULL;
-            tile(rows, columns, k, a + i * lda, lda, panel, stride, epilogue, bias, c + i * ldc + first, ldc, prefetch, ldb);
+            const float *row_bias = epilogue->row_bias ? epilogue->row_bias + i : NULL;
+            const float *addend = epilogue->addend ? epilogue->addend + i * epilogue->ld_addend + first : NULL;
+            tile(rows, columns, k, a + i * lda, lda, panel, stride, epilogue, bias, row_bias, addend, c + i * ldc + first,
+                 ldc, prefetch, ldb);
         }
     }
 }

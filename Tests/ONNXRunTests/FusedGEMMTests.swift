@@ -49,4 +49,38 @@ import CKernels
             }
         }
     }
+
+    /// A convolution's epilogue: bias per row (output channel) and a residual laid out like C.
+    @Test(.enabled(if: FusedGEMM.isAvailable, "the kernel needs AVX-512"))
+    func addsRowBiasAndResidual() throws {
+        for (m, n, k) in [(9, 49, 17), (130, 100, 64)] {
+            let a = (0..<(m * k)).map { Float(($0 * 13) % 17) / 8 - 1 }
+            let b = (0..<(k * n)).map { Float(($0 * 7) % 11) / 5 - 1 }
+            let rowBias = (0..<(m + 2)).map { Float($0 % 7) / 3 - 1 }
+            let z = (0..<(m * n)).map { Float(($0 * 5) % 9) / 4 - 1 }
+            var c = [Float](repeating: .nan, count: m * n)
+            a.withUnsafeBufferPointer { pa in
+                b.withUnsafeBufferPointer { pb in
+                    rowBias.withUnsafeBufferPointer { pr in
+                        z.withUnsafeBufferPointer { pz in
+                            c.withUnsafeMutableBufferPointer { pc in
+                                // Row bias from the third entry on, as a group of channels would pass it.
+                                FusedGEMM.run(m: m, n: n, k: k, a: pa.baseAddress!, lda: k, b: pb.baseAddress!, ldb: n, bias: nil,
+                                              rowBias: pr.baseAddress! + 2, addend: pz.baseAddress!, activation: .relu,
+                                              c: pc.baseAddress!, ldc: n, threads: 2)
+                            }
+                        }
+                    }
+                }
+            }
+            for i in 0..<m {
+                for j in 0..<n {
+                    var sum = 0.0
+                    for p in 0..<k { sum += Double(a[i * k + p]) * Double(b[p * n + j]) }
+                    let expected = max(0, sum + Double(rowBias[i + 2]) + Double(z[i * n + j]))
+                    #expect(abs(Double(c[i * n + j]) - expected) <= 1e-4 + 1e-5 * abs(expected), "m \(m) n \(n) at \(i),\(j)")
+                }
+            }
+        }
+    }
 }

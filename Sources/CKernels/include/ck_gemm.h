@@ -17,10 +17,15 @@
 /// 1 when this CPU runs the kernel (AVX-512).
 int ck_gemm_available(void);
 
-/// What is applied to each output after the product: bias[j] (NULL for none), then the activation
-/// when `has_activation` is nonzero.
+/// What is applied to output (i, j) after the product, in this order: + bias[j] (a layer's bias
+/// per column; NULL for none), + row_bias[i] (a convolution's bias per output channel; NULL for
+/// none), + addend[i·ld_addend + j] (a residual; NULL for none), then the activation when
+/// `has_activation` is nonzero. `row_bias` and `addend` are indexed from the first row passed.
 typedef struct {
     const float *bias;
+    const float *row_bias;
+    const float *addend;
+    size_t ld_addend;
     int has_activation;
     ck_activation activation;
     float a, b;

@@ -306,6 +306,14 @@ struct ConvKernel: TensorKernel {
                                               outputRows: band, into: columns + range.lowerBound * kernelSize * width)
                             }
                             let bandOutput = output + top * outW
+                            if FusedGEMM.suitsConvolution(m: groupOut, n: width, k: rows) {
+                                Self.fusedProduct(m: groupOut, n: width, k: rows, weights: wp + gi * groupOut * rows, columns: columns,
+                                                  bias: biasValues, firstChannel: gi * groupOut,
+                                                  residual: zp.map { $0 + (bandOutput - yp) }, activation: activation,
+                                                  into: bandOutput, ldc: outSize, threads: context.threads)
+                                top = band.upperBound
+                                continue
+                            }
                             BLAS.sgemm(
                                 m: groupOut, n: width, k: rows, a: wp + gi * groupOut * rows, lda: rows,
                                 b: columns, ldb: width, c: bandOutput, ldc: outSize
@@ -333,6 +341,13 @@ struct ConvKernel: TensorKernel {
                         matrix = UnsafePointer(columns)
                     } else {
                         matrix = UnsafePointer(source)
+                    }
+                    if FusedGEMM.suitsConvolution(m: groupOut, n: outSize, k: rows) {
+                        Self.fusedProduct(m: groupOut, n: outSize, k: rows, weights: wp + gi * groupOut * rows, columns: matrix,
+                                          bias: biasValues, firstChannel: gi * groupOut,
+                                          residual: zp.map { $0 + (output - yp) }, activation: activation,
+                                          into: output, ldc: outSize, threads: context.threads)
+                        continue
                     }
                     BLAS.sgemm(
                         m: groupOut, n: outSize, k: rows, a: wp + gi * groupOut * rows, lda: rows,
@@ -364,6 +379,21 @@ struct ConvKernel: TensorKernel {
             let value: Float = bias?[firstChannel + channel] ?? 0
             let offset = channel * plane + positions.lowerBound
             ck_bias_activation_f32(value, residual.map { $0 + offset }, hasActivation, kind, a, b, output + offset, positions.count)
+        }
+    }
+
+    /// The product of a group's weights (m × k) and its unfolded input (k × n, row stride n) on
+    /// the fused GEMM kernel, with the bias, residual and activation applied to each tile before
+    /// it is stored.
+    static func fusedProduct(
+        m: Int, n: Int, k: Int, weights: UnsafePointer<Float>, columns: UnsafePointer<Float>, bias: [Float]?,
+        firstChannel: Int, residual: UnsafePointer<Float>?, activation: FusedActivation?,
+        into output: UnsafeMutablePointer<Float>, ldc: Int, threads: Int
+    ) {
+        (bias ?? []).withUnsafeBufferPointer { values in
+            let rowBias = bias == nil ? nil : values.baseAddress.map { $0 + firstChannel }
+            FusedGEMM.run(m: m, n: n, k: k, a: weights, lda: k, b: columns, ldb: n, bias: nil, rowBias: rowBias,
+                          addend: residual, activation: activation, c: output, ldc: ldc, threads: threads)
         }
     }
 

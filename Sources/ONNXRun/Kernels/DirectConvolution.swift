@@ -38,32 +38,45 @@ struct DirectConvolution: Sendable {
     /// not suit. Bias and activation are applied to each output row while it is in cache.
     func run(_ x: UnsafePointer<Float>, batch: Int, height: Int, width: Int, _ g: WindowGeometry.Resolved,
              bias: [Float]?, activation: FusedActivation?, into y: UnsafeMutablePointer<Float>, threads: Int) -> Bool {
-        let (sH, sW, dH, dW) = (g.strides[0], g.strides[1], g.dilations[0], g.dilations[1])
-        let (outH, outW) = (g.output[0], g.output[1])
-        guard sW == 1 || sW == 2, g.kernel == [kernel.height, kernel.width] else { return false }
+        guard g.strides[1] == 1 || g.strides[1] == 2, g.kernel == [kernel.height, kernel.width] else { return false }
         let (paddedH, paddedW) = g.paddedPlane
         guard inChannels * paddedH * paddedW <= Self.maximumPaddedFloats else { return false }
-        return BufferCache.withScratch(floats: inChannels * paddedH * paddedW) { padded in
+        // Without padding, and with every row and column reached (1×1 stride-1 layers), the input
+        // planes already are the planes the kernel reads.
+        if g.padBegin == [0, 0] && paddedH == height && paddedW == width {
+            run(x, batch: batch, height: height, width: width, g, padded: nil, bias: bias, activation: activation,
+                into: y, threads: threads)
+            return true
+        }
+        BufferCache.withScratch(floats: inChannels * paddedH * paddedW) { padded in
             run(x, batch: batch, height: height, width: width, g, padded: padded, bias: bias, activation: activation,
                 into: y, threads: threads)
         }
+        return true
     }
 
-    /// `run` with the scratch space for the zero-bordered input planes.
+    /// `run` with the scratch space for the zero-bordered input planes, or nil to read the input
+    /// planes in place.
     private func run(_ x: UnsafePointer<Float>, batch: Int, height: Int, width: Int, _ g: WindowGeometry.Resolved,
-                     padded: UnsafeMutablePointer<Float>, bias: [Float]?, activation: FusedActivation?,
-                     into y: UnsafeMutablePointer<Float>, threads: Int) -> Bool {
+                     padded scratch: UnsafeMutablePointer<Float>?, bias: [Float]?, activation: FusedActivation?,
+                     into y: UnsafeMutablePointer<Float>, threads: Int) {
         let (sH, sW, dH, dW) = (g.strides[0], g.strides[1], g.dilations[0], g.dilations[1])
         let (outH, outW) = (g.output[0], g.output[1])
         let (paddedH, paddedW) = g.paddedPlane
-        padded.initialize(repeating: 0, count: inChannels * paddedH * paddedW)
+        scratch?.initialize(repeating: 0, count: inChannels * paddedH * paddedW)
         let blocks = (outChannels + 15) / 16
         let reduction = inChannels * kernel.height * kernel.width
         for n in 0..<batch {
             let image = x + n * inChannels * height * width
-            // The border stays zero; each image overwrites the same interior.
-            for c in 0..<inChannels {
-                g.copyIntoPaddedPlane(image + c * height * width, height: height, width: width, into: padded + c * paddedH * paddedW)
+            let padded: UnsafePointer<Float>
+            if let scratch {
+                // The border stays zero; each image overwrites the same interior.
+                for c in 0..<inChannels {
+                    g.copyIntoPaddedPlane(image + c * height * width, height: height, width: width, into: scratch + c * paddedH * paddedW)
+                }
+                padded = UnsafePointer(scratch)
+            } else {
+                padded = image
             }
             let output = y + n * outChannels * outH * outW
             let function = activation?.vectorFunction
@@ -83,6 +96,5 @@ struct DirectConvolution: Sendable {
                 }
             }
         }
-        return true
     }
 }
