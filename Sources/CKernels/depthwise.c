@@ -28,6 +28,21 @@ static void depthwise_portable(const float *padded, size_t padded_w, const float
 /// The low `count` lanes (count ≤ 16).
 static inline __mmask16 lanes(size_t count) { return (__mmask16)(count >= 16 ? 0xFFFF : (1u << count) - 1); }
 
+/// Bounds that apply Relu or Clip in registers as min(high, max(low, x)) (x second, so NaN
+/// passes through); ±∞, the identity, for other activations, which run on the finished plane.
+AVX512 static inline void clamp_bounds(const ck_depthwise_epilogue *e, __m512 *low, __m512 *high) {
+    float lo = -__builtin_inff(), hi = __builtin_inff();
+    if (e->has_activation && e->activation == CK_ACT_RELU) lo = 0;
+    if (e->has_activation && e->activation == CK_ACT_CLIP) { lo = e->a; hi = e->b; }
+    *low = _mm512_set1_ps(lo);
+    *high = _mm512_set1_ps(hi);
+}
+
+/// sum + bias, clamped.
+AVX512 static inline __m512 finish(__m512 sum, __m512 bias, __m512 low, __m512 high) {
+    return _mm512_min_ps(high, _mm512_max_ps(low, _mm512_add_ps(sum, bias)));
+}
+
 /// Any kernel size and dilation, stride 1 or 2 along rows: 16 outputs of a row at a time, the
 /// taps in row-major order. Masked loads never touch memory past the last element a valid lane needs.
 AVX512 static void depthwise_generic_avx512(const float *padded, size_t padded_w, const float *w, size_t kernel_h,
@@ -36,6 +51,8 @@ AVX512 static void depthwise_generic_avx512(const float *padded, size_t padded_w
                                             size_t out_h, size_t out_w) {
     const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
     const __m512 bias = _mm512_set1_ps(e->bias);
+    __m512 lower_bound, upper_bound;
+    clamp_bounds(e, &lower_bound, &upper_bound);
     for (size_t oh = 0; oh < out_h; oh++) {
         float *line = y + oh * out_w;
         const float *origin = padded + oh * stride_h * padded_w;
@@ -63,7 +80,7 @@ AVX512 static void depthwise_generic_avx512(const float *padded, size_t padded_w
                     }
                 }
             }
-            _mm512_mask_storeu_ps(line + ow, lanes(count), _mm512_add_ps(sum, bias));
+            _mm512_mask_storeu_ps(line + ow, lanes(count), finish(sum, bias, lower_bound, upper_bound));
         }
     }
 }
@@ -84,6 +101,8 @@ AVX512 static void depthwise3x3s1_avx512(const float *padded, size_t padded_w, c
     const __m512 k3 = _mm512_set1_ps(w[3]), k4 = _mm512_set1_ps(w[4]), k5 = _mm512_set1_ps(w[5]);
     const __m512 k6 = _mm512_set1_ps(w[6]), k7 = _mm512_set1_ps(w[7]), k8 = _mm512_set1_ps(w[8]);
     const __m512 bias = _mm512_set1_ps(e->bias);
+    __m512 lower_bound, upper_bound;
+    clamp_bounds(e, &lower_bound, &upper_bound);
     size_t oh = 0;
     for (; oh + 2 <= out_h; oh += 2) {
         const float *r0 = padded + oh * padded_w, *r1 = r0 + padded_w, *r2 = r1 + padded_w, *r3 = r2 + padded_w;
@@ -108,8 +127,8 @@ AVX512 static void depthwise3x3s1_avx512(const float *padded, size_t padded_w, c
             lower = _mm512_fmadd_ps(k4, c1, lower);
             lower = _mm512_fmadd_ps(k5, c2, lower);
             lower = taps3(lower, r3 + ow, mask, k6, k7, k8);
-            _mm512_mask_storeu_ps(line0 + ow, mask, _mm512_add_ps(upper, bias));
-            _mm512_mask_storeu_ps(line1 + ow, mask, _mm512_add_ps(lower, bias));
+            _mm512_mask_storeu_ps(line0 + ow, mask, finish(upper, bias, lower_bound, upper_bound));
+            _mm512_mask_storeu_ps(line1 + ow, mask, finish(lower, bias, lower_bound, upper_bound));
         }
     }
     if (oh < out_h) {
@@ -120,7 +139,7 @@ AVX512 static void depthwise3x3s1_avx512(const float *padded, size_t padded_w, c
             __m512 sum = taps3(_mm512_setzero_ps(), r0 + ow, mask, k0, k1, k2);
             sum = taps3(sum, r0 + padded_w + ow, mask, k3, k4, k5);
             sum = taps3(sum, r0 + 2 * padded_w + ow, mask, k6, k7, k8);
-            _mm512_mask_storeu_ps(line + ow, mask, _mm512_add_ps(sum, bias));
+            _mm512_mask_storeu_ps(line + ow, mask, finish(sum, bias, lower_bound, upper_bound));
         }
     }
 }
@@ -138,6 +157,8 @@ AVX512 static void depthwise3x3s2_avx512(const float *padded, size_t padded_w, c
     // Lanes 0–14 of the third tap are elements 2, 4, …, 30; lane 15 (element 32) is inserted after.
     const __m512i shifted = _mm512_set_epi32(0, 30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2);
     const __m512 bias = _mm512_set1_ps(e->bias);
+    __m512 lower_bound, upper_bound;
+    clamp_bounds(e, &lower_bound, &upper_bound);
     for (size_t oh = 0; oh < out_h; oh++) {
         float *line = y + oh * out_w;
         for (size_t ow = 0; ow < out_w; ow += 16) {
@@ -155,7 +176,7 @@ AVX512 static void depthwise3x3s2_avx512(const float *padded, size_t padded_w, c
                 sum = _mm512_fmadd_ps(k[3 * kh + 1], _mm512_permutex2var_ps(a, odd, b), sum);
                 sum = _mm512_fmadd_ps(k[3 * kh + 2], third, sum);
             }
-            _mm512_mask_storeu_ps(line + ow, lanes(count), _mm512_add_ps(sum, bias));
+            _mm512_mask_storeu_ps(line + ow, lanes(count), finish(sum, bias, lower_bound, upper_bound));
         }
     }
 }
@@ -192,7 +213,13 @@ void ck_depthwise_plane_f32(const float *padded, size_t padded_w, const float *w
                             size_t stride_h, size_t stride_w, size_t dilation_h, size_t dilation_w,
                             const ck_depthwise_epilogue *epilogue, float *y, size_t out_h, size_t out_w) {
     plane_sums(padded, padded_w, w, kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w, epilogue, y, out_h, out_w);
-    // One call per plane: the plane is still in cache, and short rows would make per-row calls costly.
-    if (epilogue->has_activation)
+    // Relu and Clip were applied in registers by the AVX-512 kernels; other functions (and the
+    // portable kernel's) run once per plane: it is still in cache, and per-row calls cost more.
+    int clamped = 0;
+#if defined(__x86_64__)
+    clamped = ck_cpu_level() >= CK_LEVEL_AVX512 && (stride_w == 1 || stride_w == 2)
+        && (epilogue->activation == CK_ACT_RELU || epilogue->activation == CK_ACT_CLIP);
+#endif
+    if (epilogue->has_activation && !clamped)
         ck_activation_f32(epilogue->activation, epilogue->a, epilogue->b, y, y, out_h * out_w);
 }

@@ -132,6 +132,14 @@ private func referenceConv(
             fused["activation"] = .string("Relu")
             let relu = floatTensor(expected.shape, try expected.scalars(as: Float.self).map { max(0, $0) })
             expectClose(try runNode("FusedConv", domain: FusedActivation.domain, inputs: [x, w, b], constants: [1: w], attributes: fused)[0], relu)
+            fused["activation"] = .string("Clip")
+            fused["activation_params"] = .floats([-0.25, 0.5])
+            let clip = floatTensor(expected.shape, try expected.scalars(as: Float.self).map { min(0.5, max(-0.25, $0)) })
+            expectClose(try runNode("FusedConv", domain: FusedActivation.domain, inputs: [x, w, b], constants: [1: w], attributes: fused)[0], clip)
+            fused["activation"] = .string("Sigmoid")
+            fused["activation_params"] = nil
+            let sigmoid = floatTensor(expected.shape, try expected.scalars(as: Float.self).map { 1 / (1 + exp(-$0)) })
+            expectClose(try runNode("FusedConv", domain: FusedActivation.domain, inputs: [x, w, b], constants: [1: w], attributes: fused)[0], sigmoid)
         }
     }
 
