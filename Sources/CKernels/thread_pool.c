@@ -21,17 +21,26 @@
 /// between checks (on a loaded machine the thread it waits for may need that core).
 #define PAUSE_NS 5000L
 
-/// The index part of the claim word while a new job is being set up: no chunk can be claimed.
-#define CLAIM_CLOSED UINT32_MAX
+/// Chunks a job may have: the claim word holds two 16-bit chunk indices. Larger jobs run inline
+/// (Parallel never cuts a loop into more than a few chunks per thread).
+#define MAX_CHUNKS 0xFFFFL
+
+/// The index part of the claim word while a new job is being set up: front past back, so no
+/// chunk can be claimed.
+#define CLAIM_CLOSED ((uint32_t)0xFFFF0000u)
 
 /// The process-wide pool. One job at a time, set up by the thread holding `job_lock`.
 ///
-/// A job's chunks are claimed through `claim`: the job's generation in the high 32 bits and the
-/// next unclaimed chunk in the low 32 bits. A worker reads the job (function, context, count)
-/// after reading `claim`, and then claims with a compare-and-swap that expects the generation it
-/// read; so a late worker that read a finished job's fields can never claim a newer job's chunk
-/// with them (the owner closes `claim` before it rewrites the fields). The owner returns once
-/// `finished` reaches the count: it never waits for a worker that was too slow to join.
+/// A job's chunks are claimed through `claim`: the job's generation in the high 32 bits, then the
+/// unclaimed chunks [front, back) as two 16-bit indices. The caller takes chunks from the front,
+/// workers from the back: each thread works through a contiguous stretch of the loop, the same
+/// stretch from one operator to the next when they split alike, so the data it wrote stays in
+/// its core's cache (on a machine whose cores do not share a cache that matters more than the
+/// claiming itself). A worker reads the job (function, context, count) after reading `claim`, and
+/// then claims with a compare-and-swap that expects the generation it read; so a late worker that
+/// read a finished job's fields can never claim a newer job's chunk with them (the owner closes
+/// `claim` before it rewrites the fields). The owner returns once `finished` reaches the count:
+/// it never waits for a worker that was too slow to join.
 static struct {
     /// Held by the thread whose job is running; others run their chunks inline.
     pthread_mutex_t job_lock;
@@ -82,22 +91,25 @@ static long now_ns(void) {
     return time.tv_sec * 1000000000L + time.tv_nsec;
 }
 
-/// Claims and runs chunks of the current job until none is left.
-static void run_chunks(void) {
+/// Claims and runs chunks of the current job until none is left: from the front (the caller)
+/// or from the back (workers).
+static void run_chunks(int from_front) {
     for (;;) {
         uint64_t claim = atomic_load_explicit(&pool.claim, memory_order_acquire);
-        uint32_t chunk = (uint32_t)claim;
-        if (chunk == CLAIM_CLOSED) return;
+        uint32_t front = (uint32_t)(claim >> 16) & 0xFFFF, back = (uint32_t)claim & 0xFFFF;
+        if (front >= back) return;
         ck_pool_chunk_function function = atomic_load_explicit(&pool.function, memory_order_acquire);
         void *context = atomic_load_explicit(&pool.context, memory_order_acquire);
         long count = atomic_load_explicit(&pool.chunk_count, memory_order_acquire);
-        if ((long)chunk >= count) return;
-        // Fails if another thread claimed this chunk, or if the job changed since `claim` was read
+        if ((long)back > count) return;
+        long chunk = from_front ? (long)front : (long)back - 1;
+        uint64_t claimed = from_front ? claim + (1u << 16) : claim - 1;
+        // Fails if another thread claimed a chunk, or if the job changed since `claim` was read
         // (then the fields just read may belong to the next job; try again with fresh ones).
-        if (!atomic_compare_exchange_weak_explicit(&pool.claim, &claim, claim + 1,
+        if (!atomic_compare_exchange_weak_explicit(&pool.claim, &claim, claimed,
                                                    memory_order_acq_rel, memory_order_relaxed))
             continue;
-        function(context, (long)chunk);
+        function(context, chunk);
         atomic_fetch_add_explicit(&pool.finished, 1, memory_order_release);
     }
 }
@@ -146,7 +158,7 @@ static void *worker_main(void *argument) {
     uint32_t seen = atomic_load(&pool.signal);
     for (;;) {
         seen = wait_for_job(seen);
-        if (index < atomic_load_explicit(&pool.helpers, memory_order_relaxed)) run_chunks();
+        if (index < atomic_load_explicit(&pool.helpers, memory_order_relaxed)) run_chunks(0);
     }
     return NULL;
 }
@@ -178,7 +190,7 @@ static int core_count(void) {
 
 void ck_pool_run(long chunk_count, int threads, void *context, ck_pool_chunk_function function) {
     if (threads > core_count()) threads = core_count();
-    if (threads <= 1 || chunk_count <= 1 || chunk_count >= CLAIM_CLOSED || inside_pool
+    if (threads <= 1 || chunk_count <= 1 || chunk_count > MAX_CHUNKS || inside_pool
         || pthread_mutex_trylock(&pool.job_lock) != 0) {
         for (long chunk = 0; chunk < chunk_count; chunk++) function(context, chunk);
         return;
@@ -193,7 +205,7 @@ void ck_pool_run(long chunk_count, int threads, void *context, ck_pool_chunk_fun
     atomic_store_explicit(&pool.chunk_count, chunk_count, memory_order_release);
     atomic_store_explicit(&pool.finished, 0, memory_order_relaxed);
     atomic_store_explicit(&pool.helpers, threads - 1, memory_order_relaxed);
-    atomic_store_explicit(&pool.claim, generation << 32, memory_order_release);
+    atomic_store_explicit(&pool.claim, generation << 32 | (uint64_t)chunk_count, memory_order_release);
 
     // Wake the workers: spinning ones see `signal` change; sleeping ones need the condition.
     atomic_fetch_add(&pool.signal, 1);
@@ -204,7 +216,7 @@ void ck_pool_run(long chunk_count, int threads, void *context, ck_pool_chunk_fun
     }
 
     inside_pool = 1;
-    run_chunks();
+    run_chunks(1);
     inside_pool = 0;
     wait_for_chunks(chunk_count);
     pthread_mutex_unlock(&pool.job_lock);
