@@ -149,7 +149,7 @@ def main():
         machine = f"{platform.processor() or platform.machine()}, {platform.system()} {platform.release()}"
         cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), machine)
         header = (f"# Benchmarks: onnx-run vs onnxruntime\n\nMeasured by `Tools/benchmark.py` on {cpu} "
-                  f"({len(args.threads)} thread counts, {args.rounds} alternating rounds × {args.runs} runs); "
+                  f"({len(args.threads)} thread counts, {args.rounds} alternating rounds of at least {args.runs} runs and about {args.min_round_ms / 1000:g} s each); "
                   "ratios below 1 mean onnx-run is faster.\n\n")
         pathlib.Path(args.markdown).write_text(header + text + "\n")
 
