@@ -306,22 +306,10 @@ struct ConvKernel: TensorKernel {
                                               outputRows: band, into: columns + range.lowerBound * kernelSize * width)
                             }
                             let bandOutput = output + top * outW
-                            if FusedGEMM.suitsConvolution(m: groupOut, n: width, k: rows) {
-                                Self.fusedProduct(m: groupOut, n: width, k: rows, weights: wp + gi * groupOut * rows, columns: columns,
-                                                  bias: biasValues, firstChannel: gi * groupOut,
-                                                  residual: zp.map { $0 + (bandOutput - yp) }, activation: activation,
-                                                  into: bandOutput, ldc: outSize, threads: context.threads)
-                                top = band.upperBound
-                                continue
-                            }
-                            BLAS.sgemm(
-                                m: groupOut, n: width, k: rows, a: wp + gi * groupOut * rows, lda: rows,
-                                b: columns, ldb: width, c: bandOutput, ldc: outSize
-                            ) { channels, positions in
-                                Self.epilogue(bandOutput, plane: outSize, channels: channels, positions: positions,
+                            Self.groupProduct(m: groupOut, n: width, k: rows, weights: wp + gi * groupOut * rows, columns: columns,
                                               bias: biasValues, firstChannel: gi * groupOut,
-                                              residual: zp.map { $0 + (output - yp) + top * outW }, activation: activation)
-                            }
+                                              residual: zp.map { $0 + (bandOutput - yp) }, activation: activation,
+                                              into: bandOutput, ldc: outSize, threads: context.threads)
                             top = band.upperBound
                         }
                         continue
@@ -342,21 +330,10 @@ struct ConvKernel: TensorKernel {
                     } else {
                         matrix = UnsafePointer(source)
                     }
-                    if FusedGEMM.suitsConvolution(m: groupOut, n: outSize, k: rows) {
-                        Self.fusedProduct(m: groupOut, n: outSize, k: rows, weights: wp + gi * groupOut * rows, columns: matrix,
-                                          bias: biasValues, firstChannel: gi * groupOut,
-                                          residual: zp.map { $0 + (output - yp) }, activation: activation,
-                                          into: output, ldc: outSize, threads: context.threads)
-                        continue
-                    }
-                    BLAS.sgemm(
-                        m: groupOut, n: outSize, k: rows, a: wp + gi * groupOut * rows, lda: rows,
-                        b: matrix, ldb: outSize, c: output, ldc: outSize
-                    ) { channels, positions in
-                        Self.epilogue(output, plane: outSize, channels: channels, positions: positions,
+                    Self.groupProduct(m: groupOut, n: outSize, k: rows, weights: wp + gi * groupOut * rows, columns: matrix,
                                       bias: biasValues, firstChannel: gi * groupOut,
-                                      residual: zp.map { $0 + (output - yp) }, activation: activation)
-                    }
+                                      residual: zp.map { $0 + (output - yp) }, activation: activation,
+                                      into: output, ldc: outSize, threads: context.threads)
                 }
             }
         }
@@ -382,14 +359,22 @@ struct ConvKernel: TensorKernel {
         }
     }
 
-    /// The product of a group's weights (m × k) and its unfolded input (k × n, row stride n) on
-    /// the fused GEMM kernel, with the bias, residual and activation applied to each tile before
-    /// it is stored.
-    static func fusedProduct(
+    /// The product of a group's weights (m × k) and its unfolded input (k × n, row stride n) into
+    /// m output rows of stride `ldc`, with the bias (`bias[firstChannel + row]`), the residual (laid
+    /// out as the output) and the activation applied to each block as soon as it is computed: on
+    /// the fused GEMM kernel when it suits the shape, else OpenBLAS with the epilogue per block.
+    static func groupProduct(
         m: Int, n: Int, k: Int, weights: UnsafePointer<Float>, columns: UnsafePointer<Float>, bias: [Float]?,
         firstChannel: Int, residual: UnsafePointer<Float>?, activation: FusedActivation?,
         into output: UnsafeMutablePointer<Float>, ldc: Int, threads: Int
     ) {
+        guard FusedGEMM.suitsConvolution(m: m, n: n, k: k) else {
+            BLAS.sgemm(m: m, n: n, k: k, a: weights, lda: k, b: columns, ldb: n, c: output, ldc: ldc) { channels, positions in
+                epilogue(output, plane: ldc, channels: channels, positions: positions, bias: bias, firstChannel: firstChannel,
+                         residual: residual, activation: activation)
+            }
+            return
+        }
         (bias ?? []).withUnsafeBufferPointer { values in
             let rowBias = bias == nil ? nil : values.baseAddress.map { $0 + firstChannel }
             FusedGEMM.run(m: m, n: n, k: k, a: weights, lda: k, b: columns, ldb: n, bias: nil, rowBias: rowBias,
