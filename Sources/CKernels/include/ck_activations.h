@@ -20,7 +20,8 @@ typedef enum {
 } ck_activation;
 
 /// dst[i] = f(src[i]) for i < count; `dst` may equal `src`. Uses the best SIMD level available
-/// (see ck_cpu.h). exp, tanh and erf come from glibc's vector math library (libmvec, ≤ 4 ulp).
+/// (see ck_cpu.h). tanh and erf come from glibc's vector math library (libmvec, ≤ 4 ulp), and so does
+/// exp below AVX-512; the AVX-512 exp is its own (about 1 ulp).
 void ck_activation_f32(ck_activation kind, float a, float b, const float *src, float *dst, size_t count);
 
 /// x[i] = f((x[i] + bias) + addend[i]) for i < count (no addend when `addend` is NULL), where f is
