@@ -184,42 +184,36 @@ AVX512 static void depthwise3x3s2_avx512(const float *padded, size_t padded_w, c
 #endif
 
 /// Writes bias + window sum to every output of the plane, with the best kernel for its geometry.
-static void plane_sums(const float *padded, size_t padded_w, const float *w, size_t kernel_h, size_t kernel_w,
-                       size_t stride_h, size_t stride_w, size_t dilation_h, size_t dilation_w,
-                       const ck_depthwise_epilogue *epilogue, float *y, size_t out_h, size_t out_w) {
+/// Returns 1 when that kernel also applied Relu or Clip (the AVX-512 ones clamp in registers).
+static int plane_sums(const float *padded, size_t padded_w, const float *w, size_t kernel_h, size_t kernel_w,
+                      size_t stride_h, size_t stride_w, size_t dilation_h, size_t dilation_w,
+                      const ck_depthwise_epilogue *epilogue, float *y, size_t out_h, size_t out_w) {
 #if defined(__x86_64__)
-    if (ck_cpu_level() >= CK_LEVEL_AVX512) {
+    if (ck_cpu_level() >= CK_LEVEL_AVX512 && (stride_w == 1 || stride_w == 2)) {
         int plain3x3 = kernel_h == 3 && kernel_w == 3 && dilation_h == 1 && dilation_w == 1 && stride_h == stride_w;
         if (plain3x3 && stride_w == 1) {
             depthwise3x3s1_avx512(padded, padded_w, w, epilogue, y, out_h, out_w);
-            return;
-        }
-        if (plain3x3 && stride_w == 2) {
+        } else if (plain3x3) {
             depthwise3x3s2_avx512(padded, padded_w, w, epilogue, y, out_h, out_w);
-            return;
-        }
-        if (stride_w == 1 || stride_w == 2) {
+        } else {
             depthwise_generic_avx512(padded, padded_w, w, kernel_h, kernel_w, stride_h, stride_w, dilation_h,
                                      dilation_w, epilogue, y, out_h, out_w);
-            return;
         }
+        return epilogue->activation == CK_ACT_RELU || epilogue->activation == CK_ACT_CLIP;
     }
 #endif
     depthwise_portable(padded, padded_w, w, kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w, epilogue,
                        y, out_h, out_w);
+    return 0;
 }
 
 void ck_depthwise_plane_f32(const float *padded, size_t padded_w, const float *w, size_t kernel_h, size_t kernel_w,
                             size_t stride_h, size_t stride_w, size_t dilation_h, size_t dilation_w,
                             const ck_depthwise_epilogue *epilogue, float *y, size_t out_h, size_t out_w) {
-    plane_sums(padded, padded_w, w, kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w, epilogue, y, out_h, out_w);
-    // Relu and Clip were applied in registers by the AVX-512 kernels; other functions (and the
-    // portable kernel's) run once per plane: it is still in cache, and per-row calls cost more.
-    int clamped = 0;
-#if defined(__x86_64__)
-    clamped = ck_cpu_level() >= CK_LEVEL_AVX512 && (stride_w == 1 || stride_w == 2)
-        && (epilogue->activation == CK_ACT_RELU || epilogue->activation == CK_ACT_CLIP);
-#endif
+    int clamped = plane_sums(padded, padded_w, w, kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w,
+                             epilogue, y, out_h, out_w);
+    // Other functions (and every function after the portable kernel) run once per plane: it is
+    // still in cache, and per-row calls would cost more.
     if (epilogue->has_activation && !clamped)
         ck_activation_f32(epilogue->activation, epilogue->a, epilogue->b, y, y, out_h * out_w);
 }

@@ -346,12 +346,10 @@ struct ConvKernel: TensorKernel {
     /// as it is computed.
     static func epilogue(
         _ output: UnsafeMutablePointer<Float>, plane: Int, channels: Range<Int>, positions: Range<Int>,
-        bias: [Float]?, firstChannel: Int, residual: UnsafePointer<Float>? = nil, activation: FusedActivation?
+        bias: [Float]?, firstChannel: Int, residual: UnsafePointer<Float>?, activation: FusedActivation?
     ) {
         if bias == nil && activation == nil && residual == nil { return }
-        let function = activation?.vectorFunction
-        let hasActivation: Int32 = function == nil ? 0 : 1
-        let kind = function?.kind ?? CK_ACT_RELU, a = function?.a ?? 0, b = function?.b ?? 0
+        let (hasActivation, kind, a, b) = activation.kernelParameters
         for channel in channels {
             let value: Float = bias?[firstChannel + channel] ?? 0
             let offset = channel * plane + positions.lowerBound
@@ -385,9 +383,7 @@ struct ConvKernel: TensorKernel {
     /// y = f(y + z) over `count` floats, split across threads: the residual of a FusedConv whose
     /// path applied the bias but neither the residual nor the activation.
     static func addResidual(_ z: UnsafePointer<Float>, activation: FusedActivation?, into y: UnsafeMutablePointer<Float>, count: Int, threads: Int) {
-        let function = activation?.vectorFunction
-        let hasActivation: Int32 = function == nil ? 0 : 1
-        let kind = function?.kind ?? CK_ACT_RELU, a = function?.a ?? 0, b = function?.b ?? 0
+        let (hasActivation, kind, a, b) = activation.kernelParameters
         Parallel.forEach(count, threads: threads, costPerItem: 2) { range in
             ck_bias_activation_f32(0, z + range.lowerBound, hasActivation, kind, a, b, y + range.lowerBound, range.count)
         }

@@ -20,10 +20,9 @@ extension ConvKernel {
         let kH = g.kernel[0], kW = g.kernel[1]
         let sH = g.strides[0], sW = g.strides[1], dH = g.dilations[0], dW = g.dilations[1]
         let (paddedH, paddedW) = g.paddedPlane
-        let function = activation?.vectorFunction
+        let function = activation.kernelParameters
         var epilogue = ck_depthwise_epilogue(
-            bias: 0, has_activation: function == nil ? 0 : 1, activation: function?.kind ?? CK_ACT_RELU,
-            a: function?.a ?? 0, b: function?.b ?? 0)
+            bias: 0, has_activation: function.present, activation: function.kind, a: function.a, b: function.b)
         BufferCache.withScratch(floats: paddedH * paddedW) { padded in
             // The border is zeroed once; every plane overwrites the same interior.
             padded.initialize(repeating: 0, count: paddedH * paddedW)

@@ -79,12 +79,12 @@ struct DirectConvolution: Sendable {
                 padded = image
             }
             let output = y + n * outChannels * outH * outW
-            let function = activation?.vectorFunction
-            let parameters = ck_direct_conv_activation(kind: function?.kind ?? CK_ACT_RELU, a: function?.a ?? 0, b: function?.b ?? 0)
+            let function = activation.kernelParameters
+            let parameters = ck_direct_conv_activation(kind: function.kind, a: function.a, b: function.b)
             (bias ?? []).withUnsafeBufferPointer { values in
                 let biasPointer = bias == nil ? nil : values.baseAddress
                 withUnsafePointer(to: parameters) { parametersPointer in
-                    let activationPointer = function == nil ? nil : parametersPointer
+                    let activationPointer = function.present == 0 ? nil : parametersPointer
                     Parallel.forEach(blocks * outH, threads: threads, costPerItem: 16 * outW * reduction) { items in
                         for item in items {
                             let (block, row) = (item / outH, item % outH)

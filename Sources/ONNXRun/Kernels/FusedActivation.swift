@@ -77,6 +77,15 @@ enum FusedActivation: Sendable, Equatable {
     }
 }
 
+extension Optional where Wrapped == FusedActivation {
+    /// The form the C kernels' epilogues take an optional activation in: a flag (0 for none), the
+    /// function and its two parameters (Relu and zeros when there is none, never applied).
+    var kernelParameters: (present: Int32, kind: ck_activation, a: Float, b: Float) {
+        guard let function = self?.vectorFunction else { return (0, CK_ACT_RELU, 0, 0) }
+        return (1, function.kind, function.a, function.b)
+    }
+}
+
 /// One of the elementwise float functions of `CKernels/activations.c` (SIMD, chosen by CPU at run
 /// time), with its parameters.
 struct VectorFunction: Sendable {

@@ -2,8 +2,8 @@ import Foundation
 internal import CKernels
 
 /// C = f(A · B + bias) on the register-tiled AVX-512 kernel of `CKernels/gemm.c`: only B's
-/// panels are copied (into scratch space, one at a time), and the bias and activation applied to each tile before it is stored, so a transformer layer's
-/// output is written once. Used for products whose right-hand side is shared (a layer's weights).
+/// panels are copied (into scratch space, one at a time), and the bias and activation are applied
+/// to each tile before it is stored, so a transformer layer's output is written once. Used for products whose right-hand side is shared (a layer's weights).
 enum FusedGEMM {
     /// True when the kernel runs on this CPU (AVX-512), unless ONNX_RUN_GEMM=openblas asks for
     /// the OpenBLAS path instead (to compare the two).
@@ -33,12 +33,11 @@ enum FusedGEMM {
         let tiles = (m + 7) / 8
         let rowChunks = max(1, min(tiles, (threads * 4 + panels - 1) / panels))
         let tilesPerChunk = (tiles + rowChunks - 1) / rowChunks
-        let function = activation?.vectorFunction
+        let function = activation.kernelParameters
         (bias ?? []).withUnsafeBufferPointer { biasValues in
             let epilogue = ck_gemm_epilogue(
                 bias: bias == nil ? nil : biasValues.baseAddress, row_bias: nil, addend: nil, ld_addend: ldc,
-                has_activation: function == nil ? 0 : 1, activation: function?.kind ?? CK_ACT_RELU,
-                a: function?.a ?? 0, b: function?.b ?? 0)
+                has_activation: function.present, activation: function.kind, a: function.a, b: function.b)
             Parallel.forEach(panels * rowChunks, threads: threads, costPerItem: tilesPerChunk * 8 * k * panelWidth) { items in
                 BufferCache.withScratch(floats: k * panelWidth) { scratch in
                     for item in items {

@@ -78,7 +78,6 @@ struct TransposeKernel: TensorKernel {
 
     /// Writes the transpose of a row-major `rows × cols` matrix, in cache-sized tiles.
     static func transpose2D(_ source: UnsafeRawPointer, _ destination: UnsafeMutableRawPointer, rows: Int, cols: Int, elementSize: Int) {
-        if elementSize == 4 { return ck_transpose_32(source, destination, rows, cols) }
         func typed<T>(_: T.Type) {
             let s = source.assumingMemoryBound(to: T.self), d = destination.assumingMemoryBound(to: T.self)
             let tile = 32
@@ -99,7 +98,7 @@ struct TransposeKernel: TensorKernel {
         switch elementSize {
         case 1: typed(UInt8.self)
         case 2: typed(UInt16.self)
-        case 4: typed(UInt32.self)
+        case 4: ck_transpose_32(source, destination, rows, cols)  // 8×8 blocks in registers
         case 8: typed(UInt64.self)
         case 16: typed(SIMD2<UInt64>.self)
         default:

@@ -87,11 +87,11 @@ struct WinogradConvolution: Sendable {
         let elements = Int(CK_WINOGRAD_ELEMENTS)
         let u = UnsafePointer(transformedWeights.pointer(as: Float.self))
         let (inChannels, outChannels) = (inChannels, outChannels)
-        let function = activation?.vectorFunction
+        let function = activation.kernelParameters
         bias.withUnsafeBufferPointer { biasValues in
             let epilogue = ck_winograd_epilogue(
-                bias: biasValues?.baseAddress, has_activation: function == nil ? 0 : 1,
-                activation: function?.kind ?? CK_ACT_RELU, a: function?.a ?? 0, b: function?.b ?? 0)
+                bias: biasValues?.baseAddress, has_activation: function.present,
+                activation: function.kind, a: function.a, b: function.b)
             for first in stride(from: 0, to: tiles, by: blockTiles) {
                 let count = min(blockTiles, tiles - first)
                 Parallel.forEach(inChannels, threads: threads, costPerItem: count * 256) { channels in
