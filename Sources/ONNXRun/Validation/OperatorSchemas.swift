@@ -61,13 +61,22 @@ public enum OperatorSchemas {
     /// The table's lines by operator and the newest version in each domain, found by reading
     /// only each line's first three fields. A session plans with a few dozen operators, so lines
     /// are parsed when first asked for (parsing all 659 took a third of a small model's load time).
+    /// The scan works on UTF-8 bytes: splitting the 200 KB table as Characters took about 7 ms,
+    /// a quarter of a small model's load time.
     private static let index: (lines: [String: [Substring]], newest: [String: Int]) = {
         var lines: [String: [Substring]] = [:], newest: [String: Int] = [:]
-        for line in table.split(separator: "\n") {
-            let fields = line.split(separator: "|", maxSplits: 3, omittingEmptySubsequences: false)
-            guard fields.count == 4, let since = Int(fields[2]) else { continue }
-            let domain = String(fields[0])
-            lines[key(domain, String(fields[1])), default: []].append(line)
+        let bar = UInt8(ascii: "|")
+        for line in table.utf8.split(separator: UInt8(ascii: "\n")) {
+            guard let domainEnd = line.firstIndex(of: bar) else { continue }
+            let nameStart = line.index(after: domainEnd)
+            guard let nameEnd = line[nameStart...].firstIndex(of: bar) else { continue }
+            let sinceStart = line.index(after: nameEnd)
+            guard let sinceEnd = line[sinceStart...].firstIndex(of: bar),
+                  let since = Int(String(decoding: line[sinceStart..<sinceEnd], as: UTF8.self))
+            else { continue }
+            let domain = String(decoding: line[..<domainEnd], as: UTF8.self)
+            let name = String(decoding: line[nameStart..<nameEnd], as: UTF8.self)
+            lines[key(domain, name), default: []].append(Substring(line))
             newest[domain] = max(newest[domain] ?? 0, since)
         }
         return (lines, newest)
@@ -107,7 +116,7 @@ public enum OperatorSchemas {
     }()
 
     private static func parse(_ line: Substring) -> OperatorSchema? {
-        let f = line.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
+        let f = line.utf8.split(separator: UInt8(ascii: "|"), omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
         guard f.count == 12, let since = Int(f[2]), let minIn = Int(f[4]), let maxIn = Int(f[5]),
               let minOut = Int(f[6]), let maxOut = Int(f[7]) else { return nil }
         func parameters(_ text: String) -> [OperatorSchema.Parameter] {
