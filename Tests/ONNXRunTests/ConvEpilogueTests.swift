@@ -32,6 +32,23 @@ import Testing
         try expectSameOutputs(m, output: "y")
     }
 
+    /// Conv → BatchNormalization → Mul → Add (Inception-v2's exported pattern): the scale and shift
+    /// fold into the BatchNormalization first, so the Conv's weights are rewritten once.
+    @Test func batchNormThenScaleAndShiftFoldIntoOneConv() throws {
+        let m = model([
+            Node(name: "bn", opType: "BatchNormalization", inputs: ["c", "gamma", "beta", "mean", "var"], outputs: ["b"]),
+            Node(name: "scale", opType: "Mul", inputs: ["b", "s"], outputs: ["m"]),
+            Node(name: "shift", opType: "Add", inputs: ["m", "a"], outputs: ["y"]),
+        ], output: "y", extra: [
+            "gamma": floatTensor([3], [1.5, 0.5, -2]), "beta": floatTensor([3], [0.1, -0.2, 0.3]),
+            "mean": floatTensor([3], [0.2, -0.4, 1]), "var": floatTensor([3], [0.9, 2, 0.25]),
+            "s": floatTensor([3, 1, 1], [2, -1, 0.5]), "a": floatTensor([1, 3, 1, 1], [0.25, 1, -3]),
+        ])
+        let optimized = try Optimizer.optimize(m, level: 2)
+        #expect(optimized.graph.nodes.map(\.opType) == ["Conv"])
+        try expectSameOutputs(m, output: "y")
+    }
+
     @Test func aConstantThatIsNotPerChannelIsLeftAlone() throws {
         // [5] broadcasts along the width axis, not the channels: no folding.
         let m = model([Node(name: "scale", opType: "Mul", inputs: ["c", "s"], outputs: ["y"])], output: "y", extra: ["s": floatTensor([5], [1, 2, 3, 4, 5])])

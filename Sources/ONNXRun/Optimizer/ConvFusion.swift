@@ -42,6 +42,23 @@ extension Graph {
     }
 }
 
+extension Tensor {
+    /// A new float tensor of this one's shape with each slice along axis 0 (a convolution's output
+    /// channel) multiplied by its entry of `scales`, written in one pass: folding a scale into
+    /// weights costs one read and one write of them, which matters for large models' load time.
+    fileprivate func scalingOutputChannels(by scales: [Float]) throws -> Tensor {
+        precondition(dataType == .float && rank >= 1 && scales.count == shape[0])
+        let result = try Tensor(uninitialized: .float, shape: shape)
+        let perChannel = shape[0] == 0 ? 0 : count / shape[0]
+        let source = UnsafePointer(pointer(as: Float.self)), target = result.pointer(as: Float.self)
+        for (c, scale) in scales.enumerated() {
+            let offset = c * perChannel
+            for j in offset..<offset + perChannel { target[j] = source[j] * scale }
+        }
+        return result
+    }
+}
+
 extension Node {
     /// True for an operator of the default ONNX domain with this type.
     func isStandard(_ opType: String) -> Bool { self.opType == opType && (domain.isEmpty || domain == "ai.onnx") }
@@ -78,17 +95,10 @@ struct BatchNormIntoConv: OptimizationPass {
             guard bias.count == channels else { continue }
 
             let (gamma, beta, mean, variance) = (params[0], params[1], params[2], params[3])
-            let perChannel = w.count / channels
-            let source = try w.scalars(as: Float.self)
-            var folded = source
-            var newBias = [Float](repeating: 0, count: channels)
-            for c in 0..<channels {
-                let s = gamma[c] / (variance[c] + epsilon).squareRoot()
-                for j in 0..<perChannel { folded[c * perChannel + j] = source[c * perChannel + j] * s }
-                newBias[c] = (bias[c] - mean[c]) * s + beta[c]
-            }
+            let scales = (0..<channels).map { gamma[$0] / (variance[$0] + epsilon).squareRoot() }
+            let newBias = (0..<channels).map { (bias[$0] - mean[$0]) * scales[$0] + beta[$0] }
             let weightName = graph.freshName("\(conv.name)/weight_bn_folded"), biasName = graph.freshName("\(conv.name)/bias_bn_folded")
-            graph.initializers[weightName] = try Tensor(shape: w.shape, scalars: folded)
+            graph.initializers[weightName] = try w.scalingOutputChannels(by: scales)
             graph.initializers[biasName] = try Tensor(shape: [channels], scalars: newBias)
             var fused = conv
             fused.inputs = [conv.inputs[0], weightName, biasName]
@@ -195,6 +205,8 @@ struct ConvActivationFusion: OptimizationPass {
 /// (DenseNet's exported graphs scale and shift every BatchNormalization output this way):
 /// Conv: W' = W·s, B' = B·s (Mul) or B' = B + b (Add); BatchNormalization: γ' = γ·s, β' = β·s
 /// (Mul) or β' = β + b (Add). The Conv can then take a following activation as a FusedConv.
+/// It runs before `BatchNormIntoConv`, so Conv → BatchNormalization → Mul → Add rewrites the
+/// Conv's weights once, not twice.
 struct ScaleShiftIntoProducer: OptimizationPass {
     var name: String { "scale-shift-into-producer" }
 
@@ -228,8 +240,18 @@ struct ScaleShiftIntoProducer: OptimizationPass {
                 if node.isStandard("Conv") {
                     folded = try foldIntoConv(node, values, isMul: isMul, name: op.outputs[0], &graph, constants)
                 } else if node.isStandard("BatchNormalization") {
-                    if inferred == nil { inferred = ShapeInference.infer(model) }
-                    guard let rank = inferred?.shape(of: data)?.count else { continue }
+                    // A BatchNormalization after a Conv with constant weights has the weights' rank;
+                    // only other producers need shape inference.
+                    let rank: Int
+                    if let source = node.inputs.first, let c = producer[source], graph.nodes[c].isStandard("Conv"),
+                       graph.nodes[c].inputs.count > 1, constants.contains(graph.nodes[c].inputs[1]),
+                       let w = graph.initializers[graph.nodes[c].inputs[1]] {
+                        rank = w.rank
+                    } else {
+                        if inferred == nil { inferred = ShapeInference.infer(model) }
+                        guard let inferredRank = inferred?.shape(of: data)?.count else { continue }
+                        rank = inferredRank
+                    }
                     folded = try foldIntoBatchNorm(node, values, rank: rank, isMul: isMul, name: op.outputs[0], &graph, constants)
                 } else {
                     folded = nil
@@ -273,13 +295,8 @@ struct ScaleShiftIntoProducer: OptimizationPass {
         }
         var result = conv
         if isMul {
-            var weights = try w.scalars(as: Float.self)
-            let perChannel = w.count / channels
-            for c in 0..<channels {
-                for j in 0..<perChannel { weights[c * perChannel + j] *= s[c] }
-                bias[c] *= s[c]
-            }
-            graph.initializers["\(name)/weight_folded"] = try Tensor(shape: w.shape, scalars: weights)
+            for c in 0..<channels { bias[c] *= s[c] }
+            graph.initializers["\(name)/weight_folded"] = try w.scalingOutputChannels(by: s)
             result.inputs = [conv.inputs[0], "\(name)/weight_folded", "\(name)/bias_folded"]
         } else {
             for c in 0..<channels { bias[c] += s[c] }

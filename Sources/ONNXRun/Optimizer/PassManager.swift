@@ -21,7 +21,7 @@ public enum Optimizer {
         guard level > 1 else { return cleanup }
         let fusions: [any OptimizationPass] = [
             LayerNormFusion(), GeluFusion(), SiLUFusion(), AttentionFusion(), TransposeIntoMatMul(), MatMulBiasFusion(),
-            MatMulActivationFusion(), GemmActivationFusion(), BatchNormIntoConv(), ScaleShiftIntoProducer(), ConvAddFusion(), ConvActivationFusion(),
+            MatMulActivationFusion(), GemmActivationFusion(), ScaleShiftIntoProducer(), BatchNormIntoConv(), ConvAddFusion(), ConvActivationFusion(),
             DeadNodeElimination(),
         ]
         return cleanup + fusions
