@@ -137,4 +137,27 @@ import Testing
         }
         #expect(!ran)
     }
+
+    /// A session plans Winograd weights only for maps with enough tiles, when the shapes are known
+    /// at plan time, and always when they are not; the outputs are those of the graph as loaded.
+    @Test(arguments: [(Dimension.known(8), false), (.known(13), true), (.known(16), true), (.symbolic("h"), true)])
+    func sessionsTransformWeightsOnlyForMapsThatUseThem(height: Dimension, expectWinograd: Bool) throws {
+        let w = floatTensor([16, 16, 3, 3], sampleValues(16 * 16 * 9, seed: 11))
+        let graph = Graph(
+            name: "g",
+            nodes: [Node(name: "conv", opType: "Conv", inputs: ["x", "w"], outputs: ["c"], attributes: ["pads": .ints([1, 1, 1, 1])]),
+                    Node(name: "relu", opType: "Relu", inputs: ["c"], outputs: ["y"])],
+            inputs: [ValueInfo(name: "x", type: .tensor(elementType: .float, shape: [.known(1), .known(16), height, .known(16)]))],
+            outputs: [ValueInfo(name: "y", type: nil)], initializers: ["w": w])
+        let model = Model(irVersion: 8, opsetImports: ["": 17], graph: graph)
+        let session = try InferenceSession(model: model, options: .init(threads: 1))
+        let convolutions = session.plan.steps.compactMap { $0.kernel as? ConvKernel }
+        #expect(convolutions.count == 1)
+        #expect((convolutions.first?.winograd != nil) == expectWinograd)
+
+        let rows = height.value ?? 16
+        let x = floatTensor([1, 16, rows, 16], sampleValues(16 * rows * 16, seed: 12))
+        let loaded = try InferenceSession(model: model, options: .init(threads: 1, optimizationLevel: 0)).run(["x": x])["y"]!
+        expectClose(try session.run(["x": x])["y"]!, loaded, rtol: 1e-4, atol: 1e-4)
+    }
 }

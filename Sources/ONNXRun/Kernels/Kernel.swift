@@ -50,11 +50,18 @@ struct KernelContext {
     let constantInputs: [Tensor?]
     /// Compiles a subgraph attribute (If/Loop/Scan bodies) in the scope of this node.
     let compileSubgraph: (Graph) throws -> ExecutionPlan
+    /// Shapes every run agrees on, when the plan knows them (a session's main graph).
+    var staticShapes: StaticShapes? = nil
 
     /// Number of inputs the node lists, including omitted optional ones at the end.
     var inputCount: Int { node.inputs.count }
     /// True when input `i` is present (listed and not empty).
     func hasInput(_ i: Int) -> Bool { i < node.inputs.count && !node.inputs[i].isEmpty }
+
+    /// The shape input `i` has in every run, or nil when it is absent, symbolic or not known at plan time.
+    func staticShape(ofInput i: Int) -> [Int]? {
+        hasInput(i) ? staticShapes?.shape(of: node.inputs[i]) : nil
+    }
 
     /// Throws unless the node has between `min` and `max` inputs.
     func expectInputs(_ min: Int, _ max: Int? = nil) throws {

@@ -27,6 +27,11 @@ struct WinogradConvolution: Sendable {
     /// U[ξ][k][c], 36 × outChannels × inChannels.
     let transformedWeights: Tensor
 
+    /// True when an output map of this size (height, width) has enough tiles for this path.
+    static func suits(output: [Int]) -> Bool {
+        output.count == 2 && ((output[0] + 3) / 4) * ((output[1] + 3) / 4) >= minimumTiles
+    }
+
     /// Transforms the weights, or returns nil when the convolution is not one this path computes
     /// (or is too small to gain from it).
     init?(weights: Tensor, strides: [Int]?, dilations: [Int]?, group: Int) {
@@ -52,9 +57,9 @@ struct WinogradConvolution: Sendable {
     ) -> Bool {
         guard g.kernel == [3, 3], g.strides == [1, 1], g.dilations == [1, 1], batch >= 1,
               height * width < 1 << 30, g.padBegin.allSatisfy({ $0 < 1 << 16 }) else { return false }
+        guard Self.suits(output: g.output) else { return false }
         let outHeight = g.output[0], outWidth = g.output[1]
         let tilesPerImage = ((outHeight + 3) / 4) * ((outWidth + 3) / 4)
-        guard tilesPerImage >= Self.minimumTiles else { return false }
         let shape = ck_winograd_shape(
             channels: inChannels, out_channels: outChannels, height: height, width: width,
             out_height: outHeight, out_width: outWidth, pad_top: g.padBegin[0], pad_left: g.padBegin[1],

@@ -31,8 +31,9 @@ final class ExecutionPlan: Sendable {
     /// Slot of every named value in this graph, for nested subgraphs that capture them.
     let slotsByName: [String: Int]
 
-    /// Compiles `graph`. `outerNames` are values visible from enclosing graphs (empty for a main graph).
-    init(graph: Graph, opsets: [String: Int], registry: KernelRegistry, outerNames: Set<String> = []) throws {
+    /// Compiles `graph`. `outerNames` are values visible from enclosing graphs (empty for a main graph);
+    /// `staticShapes`, when given, lets kernels choose a method by the shapes every run will have.
+    init(graph: Graph, opsets: [String: Int], registry: KernelRegistry, outerNames: Set<String> = [], staticShapes: StaticShapes? = nil) throws {
         self.graph = graph
         var slotsByName: [String: Int] = [:]
         func slot(_ name: String) -> Int {
@@ -141,7 +142,8 @@ final class ExecutionPlan: Sendable {
                 node: node, opsetVersion: opset, constantInputs: constantInputs,
                 compileSubgraph: { subgraph in
                     try ExecutionPlan(graph: subgraph, opsets: opsets, registry: registry, outerNames: visibleNames)
-                })
+                },
+                staticShapes: staticShapes)
             do {
                 kernels[index] = try factory(context)
             } catch let error as ONNXRunError where error.code == .unsupportedOperator && error.subject == nil {

@@ -41,7 +41,7 @@ public final class InferenceSession: Sendable {
         self.options = options
         let expanded = try FunctionExpansion.expand(model)
         let optimized = try Optimizer.optimize(expanded, level: options.optimizationLevel)
-        plan = try ExecutionPlan(graph: optimized.graph, opsets: optimized.opsetImports, registry: .standard)
+        plan = try ExecutionPlan(graph: optimized.graph, opsets: optimized.opsetImports, registry: .standard, staticShapes: StaticShapes(model: optimized))
         self.model = optimized
     }
 
