@@ -35,11 +35,15 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .long, help: "After the timed runs, run --runs more times with per-node timing and print where the time goes.")
     var profile = false
 
+    @Option(name: .long, help: "With --profile, how many of the slowest nodes to list.")
+    var profileNodes = 15
+
     @OptionGroup var runtime: RuntimeOptions
 
     func validate() throws {
         guard runs >= 1 else { throw ValidationError("--runs must be at least 1") }
         guard warmup >= 0 else { throw ValidationError("--warmup must not be negative") }
+        guard profileNodes >= 0 else { throw ValidationError("--profile-nodes must not be negative") }
     }
 
     func run() throws {
@@ -108,8 +112,8 @@ struct BenchCommand: ParsableCommand {
                 + String(format: "%9.3f %6.1f %6d\n", ms, 100 * ms / max(total, 1e-9), entry.calls / runs)
         }
         table += "  slowest nodes\n"
-        for entry in record.nodes.sorted(by: { $0.nanoseconds > $1.nanoseconds }).prefix(15) {
-            table += "  " + "\(entry.node) (\(entry.opType))".padding(toLength: 44, withPad: " ", startingAt: 0)
+        for entry in record.nodes.sorted(by: { $0.nanoseconds > $1.nanoseconds }).prefix(profileNodes) {
+            table += "  " + "\(entry.node) (\(entry.opType))".padding(toLength: 60, withPad: " ", startingAt: 0)
                 + String(format: "%9.3f\n", perRun(entry.nanoseconds))
         }
         return table
