@@ -14,14 +14,19 @@ int ck_gemm_available(void) { return ck_cpu_level() >= CK_LEVEL_AVX512; }
 
 static inline __mmask16 lanes(size_t count) { return (__mmask16)(count >= 16 ? 0xFFFF : (1u << count) - 1); }
 
-/// One tile: `rows` (≤ 8) rows of A times `columns` (≤ 48) columns of B starting at `panel`.
-/// Missing rows read row 0 again and are not stored, so the loop is the same for every tile.
-__attribute__((target("avx512f,avx512dq,avx2,fma")))
-static void tile(size_t rows, size_t columns, size_t k, const float *a, size_t lda, const float *panel, size_t ldb,
-                 const ck_gemm_epilogue *e, const float *bias, const float *row_bias, const float *addend,
-                 float *c, size_t ldc, const float *prefetch, size_t prefetch_stride) {
-    const __mmask16 m0 = lanes(columns), m1 = lanes(columns > 16 ? columns - 16 : 0),
-                    m2 = lanes(columns > 32 ? columns - 32 : 0);
+/// One tile: `rows` (≤ 8) rows of A times `columns` (≤ 16·vectors) columns of B starting at
+/// `panel`, with `vectors` (1 to 3, a constant after inlining) accumulators per row: the last,
+/// narrower panel of a product computes only the vectors it covers (a 7×7 map's 49 columns are
+/// 48 + 1, not 96). Missing rows read row 0 again and are not stored, so the loop is the same
+/// for every tile.
+__attribute__((target("avx512f,avx512dq,avx2,fma"), always_inline))
+static inline void tile_of(const int vectors, size_t rows, size_t columns, size_t k, const float *a, size_t lda,
+                           const float *panel, size_t ldb, const ck_gemm_epilogue *e, const float *bias,
+                           const float *row_bias, const float *addend, float *c, size_t ldc, const float *prefetch,
+                           size_t prefetch_stride) {
+    __mmask16 mask[3];
+#pragma clang loop unroll(full)
+    for (int v = 0; v < 3; v++) mask[v] = lanes(columns > 16 * (size_t)v ? columns - 16 * (size_t)v : 0);
     const float *row[TILE_ROWS];
 #pragma clang loop unroll(full)
     for (int r = 0; r < TILE_ROWS; r++) row[r] = a + ((size_t)r < rows ? (size_t)r : 0) * lda;
@@ -31,22 +36,19 @@ static void tile(size_t rows, size_t columns, size_t k, const float *a, size_t l
     for (size_t kk = 0; kk < k; kk++) {
         if (prefetch) _mm_prefetch((const char *)(prefetch + kk * prefetch_stride), _MM_HINT_T1);
         const float *p = panel + kk * ldb;
-        __m512 b0 = _mm512_maskz_loadu_ps(m0, p), b1 = _mm512_maskz_loadu_ps(m1, p + 16),
-               b2 = _mm512_maskz_loadu_ps(m2, p + 32);
+        __m512 b[3];
+#pragma clang loop unroll(full)
+        for (int v = 0; v < vectors; v++) b[v] = _mm512_maskz_loadu_ps(mask[v], p + 16 * v);
 #pragma clang loop unroll(full)
         for (int r = 0; r < TILE_ROWS; r++) {
             __m512 x = _mm512_set1_ps(row[r][kk]);
-            acc[3 * r] = _mm512_fmadd_ps(x, b0, acc[3 * r]);
-            acc[3 * r + 1] = _mm512_fmadd_ps(x, b1, acc[3 * r + 1]);
-            acc[3 * r + 2] = _mm512_fmadd_ps(x, b2, acc[3 * r + 2]);
+#pragma clang loop unroll(full)
+            for (int v = 0; v < vectors; v++) acc[3 * r + v] = _mm512_fmadd_ps(x, b[v], acc[3 * r + v]);
         }
     }
-    __m512 bias0 = _mm512_setzero_ps(), bias1 = _mm512_setzero_ps(), bias2 = _mm512_setzero_ps();
-    if (bias) {
-        bias0 = _mm512_maskz_loadu_ps(m0, bias);
-        bias1 = _mm512_maskz_loadu_ps(m1, bias + 16);
-        bias2 = _mm512_maskz_loadu_ps(m2, bias + 32);
-    }
+    __m512 column_bias[3];
+#pragma clang loop unroll(full)
+    for (int v = 0; v < vectors; v++) column_bias[v] = bias ? _mm512_maskz_loadu_ps(mask[v], bias + 16 * v) : _mm512_setzero_ps();
     // Relu and Clip in registers (x second, so NaN passes through); other functions per stored row.
     int clamp = e->has_activation && (e->activation == CK_ACT_RELU || e->activation == CK_ACT_CLIP);
     __m512 low = _mm512_set1_ps(e->activation == CK_ACT_RELU ? 0 : e->a);
@@ -54,32 +56,33 @@ static void tile(size_t rows, size_t columns, size_t k, const float *a, size_t l
 #pragma clang loop unroll(full)
     for (int r = 0; r < TILE_ROWS; r++) {
         if ((size_t)r < rows) {
-            __m512 v0 = _mm512_add_ps(acc[3 * r], bias0), v1 = _mm512_add_ps(acc[3 * r + 1], bias1),
-                   v2 = _mm512_add_ps(acc[3 * r + 2], bias2);
-            if (row_bias) {
-                __m512 value = _mm512_set1_ps(row_bias[r]);
-                v0 = _mm512_add_ps(v0, value);
-                v1 = _mm512_add_ps(v1, value);
-                v2 = _mm512_add_ps(v2, value);
-            }
-            if (addend) {
-                const float *z = addend + (size_t)r * e->ld_addend;
-                v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, z));
-                v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, z + 16));
-                v2 = _mm512_add_ps(v2, _mm512_maskz_loadu_ps(m2, z + 32));
-            }
-            if (clamp) {
-                v0 = _mm512_min_ps(high, _mm512_max_ps(low, v0));
-                v1 = _mm512_min_ps(high, _mm512_max_ps(low, v1));
-                v2 = _mm512_min_ps(high, _mm512_max_ps(low, v2));
-            }
+            const float *z = addend ? addend + (size_t)r * e->ld_addend : NULL;
             float *out = c + (size_t)r * ldc;
-            _mm512_mask_storeu_ps(out, m0, v0);
-            _mm512_mask_storeu_ps(out + 16, m1, v1);
-            _mm512_mask_storeu_ps(out + 32, m2, v2);
+#pragma clang loop unroll(full)
+            for (int v = 0; v < vectors; v++) {
+                __m512 value = _mm512_add_ps(acc[3 * r + v], column_bias[v]);
+                if (row_bias) value = _mm512_add_ps(value, _mm512_set1_ps(row_bias[r]));
+                if (z) value = _mm512_add_ps(value, _mm512_maskz_loadu_ps(mask[v], z + 16 * v));
+                if (clamp) value = _mm512_min_ps(high, _mm512_max_ps(low, value));
+                _mm512_mask_storeu_ps(out + 16 * v, mask[v], value);
+            }
             if (e->has_activation && !clamp) ck_activation_f32(e->activation, e->a, e->b, out, out, columns);
         }
     }
+}
+
+/// `tile_of` for 1, 2 and 3 vectors of columns; `tile` picks the narrowest that covers `columns`.
+#define TILE_ARGUMENTS size_t rows, size_t columns, size_t k, const float *a, size_t lda, const float *panel, size_t ldb, \
+    const ck_gemm_epilogue *e, const float *bias, const float *row_bias, const float *addend, float *c, size_t ldc, \
+    const float *prefetch, size_t prefetch_stride
+#define TILE_PASS rows, columns, k, a, lda, panel, ldb, e, bias, row_bias, addend, c, ldc, prefetch, prefetch_stride
+__attribute__((target("avx512f,avx512dq,avx2,fma"))) static void tile16(TILE_ARGUMENTS) { tile_of(1, TILE_PASS); }
+__attribute__((target("avx512f,avx512dq,avx2,fma"))) static void tile32(TILE_ARGUMENTS) { tile_of(2, TILE_PASS); }
+__attribute__((target("avx512f,avx512dq,avx2,fma"))) static void tile48(TILE_ARGUMENTS) { tile_of(3, TILE_PASS); }
+static void tile(TILE_ARGUMENTS) {
+    if (columns <= 16) tile16(TILE_PASS);
+    else if (columns <= 32) tile32(TILE_PASS);
+    else tile48(TILE_PASS);
 }
 
 /// Copies `columns` columns of B's k rows from `b` (row stride ldb) into k contiguous rows of

@@ -11,7 +11,8 @@
 /// output sums its k products in order, wherever it lies, so results do not depend on how the
 /// panels are split across threads. AVX-512 only: check `ck_gemm_available()`.
 
-/// Columns of C per tile (three 16-float vectors).
+/// Columns of C per tile (three 16-float vectors). The last panel of a product computes only the
+/// vectors its columns need (49 columns: one panel of 48, then one of 16).
 #define CK_GEMM_PANEL 48
 
 /// 1 when this CPU runs the kernel (AVX-512).
