@@ -27,6 +27,26 @@ import Testing
         #expect(try optimized.graph.initializers["ab"]?.scalars(as: Float.self) == [-9, 2, 13])
     }
 
+    /// Inference Dropout is removed when its mask output is absent or unread, and kept when a node
+    /// or the graph reads the mask.
+    @Test(arguments: [(["y", "mask"], "none", true), (["y"], "none", true), (["y", "mask"], "node", false), (["y", "mask"], "output", false)])
+    func inferenceDropoutGoesUnlessItsMaskIsRead(outputs: [String], maskReader: String, removed: Bool) throws {
+        var nodes = [Node(name: "drop", opType: "Dropout", inputs: ["x"], outputs: outputs, attributes: ["ratio": .float(0.5)]),
+                     Node(name: "relu", opType: "Relu", inputs: ["y"], outputs: ["r"])]
+        var graphOutputs = [ValueInfo(name: "r", type: nil)]
+        if maskReader == "node" { nodes.append(Node(name: "cast", opType: "Cast", inputs: ["mask"], outputs: ["m"], attributes: ["to": .int(1)])) }
+        if maskReader == "node" { graphOutputs.append(ValueInfo(name: "m", type: nil)) }
+        if maskReader == "output" { graphOutputs.append(ValueInfo(name: "mask", type: nil)) }
+        let graph = Graph(name: "g", nodes: nodes, inputs: [ValueInfo(name: "x", type: .tensor(elementType: .float, shape: [.known(3)]))],
+                          outputs: graphOutputs)
+        let model = Model(irVersion: 8, opsetImports: ["": 13], graph: graph)
+        let optimized = try Optimizer.optimize(model, level: 1)
+        #expect(optimized.graph.nodes.contains { $0.opType == "Dropout" } == !removed)
+        let x = floatTensor([3], [-1, 2, 3])
+        let result = try InferenceSession(model: model, options: .init(threads: 1)).run(["x": x])
+        #expect(try result["r"]?.scalars(as: Float.self) == [0, 2, 3])
+    }
+
     @Test func levelZeroKeepsTheGraph() throws {
         let loaded = model()
         let optimized = try Optimizer.optimize(loaded, level: 0)

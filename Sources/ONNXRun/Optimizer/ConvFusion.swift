@@ -15,6 +15,9 @@ struct ValueUses {
 
     /// True when exactly one node reads `name` and it is not a graph output.
     func hasSingleConsumer(_ name: String) -> Bool { counts[name] == 1 && !outputs.contains(name) }
+
+    /// True when no node reads `name` and it is not a graph output.
+    func isUnused(_ name: String) -> Bool { counts[name] == nil && !outputs.contains(name) }
 }
 
 extension Graph {

@@ -7,15 +7,18 @@ struct NoOpElimination: OptimizationPass {
         let graphOutputs = Set(graph.outputs.map(\.name))
         var rename: [String: String] = [:]
         var kept: [Node] = []
+        let uses = ValueUses(graph)
         for node in graph.nodes {
             let isDefaultDomain = node.domain.isEmpty || node.domain == "ai.onnx"
             let isNoOp: Bool
             switch node.opType {
             case "Identity" where isDefaultDomain: isNoOp = node.inputs.count == 1
             case "Dropout" where isDefaultDomain:
-                // Inference Dropout passes its input through; the mask output must be unused.
+                // Inference Dropout passes its input through; the mask output must be absent or
+                // unread (exporters often name it anyway).
                 let ratioIsConstantOrAbsent = node.inputs.count < 3 || node.inputs[2].isEmpty
-                isNoOp = ratioIsConstantOrAbsent && (node.outputs.count < 2 || node.outputs[1].isEmpty) && !node.inputs.isEmpty
+                let maskIsUnused = node.outputs.count < 2 || node.outputs[1].isEmpty || uses.isUnused(node.outputs[1])
+                isNoOp = ratioIsConstantOrAbsent && maskIsUnused && node.outputs.count <= 2 && !node.inputs.isEmpty
             default: isNoOp = false
             }
             // Keep the node when its output is a graph output (the name must survive) or its input is empty.
