@@ -42,6 +42,28 @@ import Testing
         #expect(int64Values(y) == expected.values)
     }
 
+    /// Outputs of 128 KB and more are copied by several threads, each its own byte range of the
+    /// output; ranges split segments anywhere, including inside a block and across zero-size inputs.
+    @Test(arguments: [
+        ([[1, 40, 30, 30], [1, 0, 30, 30], [1, 13, 30, 30]], 1),
+        ([[3, 5, 64, 70], [3, 5, 64, 3]], 3),
+        ([[2, 50, 401], [1, 50, 401]], 0),
+    ])
+    func largeOutputsAreCopiedInParallel(shapes: [[Int]], axis: Int) throws {
+        var start: Int64 = 0
+        let inputs = shapes.map { shape -> Tensor in
+            defer { start += 1_000_000 }
+            return int64Iota(shape, from: start)
+        }
+        let expected = Self.reference(inputs.map { ($0.shape, int64Values($0)) }, axis: axis)
+        #expect(expected.values.count * 8 >= ConcatKernel.parallelBytes)
+        for threads in [2, 3] {
+            let y = try ConcatKernel.concatenate(inputs, axis: axis, threads: threads)
+            #expect(y.shape == expected.shape)
+            #expect(int64Values(y) == expected.values, "threads \(threads)")
+        }
+    }
+
     @Test func floatsAndDefaultAxisInOpset1() throws {
         let a = floatTensor([2, 1], [1, 2]), b = floatTensor([2, 2], [3, 4, 5, 6])
         let y = try runNode("Concat", opset: 1, inputs: [a, b])[0]

@@ -15,11 +15,17 @@ struct ConcatKernel: TensorKernel {
             return t
         }
         return try DataMovement.mappingStrings(tensors, data: Array(tensors.indices)) { substituted in
-            [try Self.concatenate(substituted.map { $0! }, axis: axis)]
+            [try Self.concatenate(substituted.map { $0! }, axis: axis, threads: context.threads)]
         }
     }
 
-    static func concatenate(_ tensors: [Tensor], axis: Int) throws -> Tensor {
+    /// Output bytes below which one thread copies everything (a chunk's copy must outweigh
+    /// handing it to another thread).
+    static let parallelBytes = 128 << 10
+
+    /// `tensors` joined along `axis`. Large outputs are copied by up to `threads` threads, each
+    /// filling its own stretch of the output.
+    static func concatenate(_ tensors: [Tensor], axis: Int, threads: Int = 1) throws -> Tensor {
         let first = tensors[0]
         let rank = first.rank
         guard rank > 0 else { throw ONNXRunError(.invalidInput, "cannot concatenate scalars") }
@@ -40,11 +46,32 @@ struct ConcatKernel: TensorKernel {
         let outer = DataMovement.product(shape, 0..<a)
         let inner = DataMovement.product(shape, (a + 1)..<rank) * size
         let blocks = tensors.map { $0.shape[a] * inner }
-        var destination = out.storage.bytes
-        for o in 0..<outer {
-            for (t, block) in zip(tensors, blocks) where block > 0 {
-                destination.copyMemory(from: t.storage.bytes + o * block, byteCount: block)
-                destination += block
+        let total = out.count * size
+        guard threads > 1, total >= Self.parallelBytes, first.dataType != .string else {
+            var destination = out.storage.bytes
+            for o in 0..<outer {
+                for (t, block) in zip(tensors, blocks) where block > 0 {
+                    destination.copyMemory(from: t.storage.bytes + o * block, byteCount: block)
+                    destination += block
+                }
+            }
+            return out
+        }
+        // The output is a sequence of segments (for each outer index, one block per input); each
+        // chunk copies the parts of the segments that fall in its byte range of the output.
+        let rowBytes = blocks.reduce(0, +)
+        let chunkBytes = 64 << 10
+        let destination = out.storage.bytes, sources = tensors.map { UnsafeRawPointer($0.storage.bytes) }
+        Parallel.forEach((total + chunkBytes - 1) / chunkBytes, threads: threads, costPerItem: chunkBytes) { chunks in
+            let low = chunks.lowerBound * chunkBytes, high = min(total, chunks.upperBound * chunkBytes)
+            var position = low
+            while position < high {
+                let o = position / rowBytes
+                var offset = position - o * rowBytes, input = 0
+                while offset >= blocks[input] { offset -= blocks[input]; input += 1 }
+                let length = min(blocks[input] - offset, high - position)
+                (destination + position).copyMemory(from: sources[input] + o * blocks[input] + offset, byteCount: length)
+                position += length
             }
         }
         return out
