@@ -119,9 +119,10 @@ struct FusedMatMulKernel: TensorKernel {
 }
 
 /// LayerNormalization of this project's domain (any model opset) over the last axis. The float32
-/// path computes as the exported decomposition does with this runtime's kernels (means accumulated
-/// in Double and rounded to float, then float Sub, square, Add ε, Sqrt, Div, Mul γ, Add β), so
-/// fusing does not move results; other inputs use the standard LayerNormalization kernel.
+/// path (`CKernels/layer_norm.c`) computes as the exported decomposition does with this runtime's
+/// kernels (means accumulated in Double and rounded to float, then float Sub, square, Add ε, Sqrt,
+/// Div, Mul γ, Add β), so fusing does not move results; other inputs use the standard
+/// LayerNormalization kernel.
 struct FusedLayerNormKernel: TensorKernel {
     let epsilon: Float
     let general: LayerNormalizationKernel
@@ -143,18 +144,8 @@ struct FusedLayerNormKernel: TensorKernel {
         let px = x.pointer(as: Float.self), py = out.pointer(as: Float.self)
         let gamma = scale.pointer(as: Float.self), beta = bias?.pointer(as: Float.self)
         let epsilon = epsilon
-        Parallel.forEach(x.count / cols, threads: context.threads, costPerItem: cols * 8) { rows in
-            for r in rows {
-                let row = px + r * cols, target = py + r * cols
-                var sum = 0.0
-                for c in 0..<cols { sum += Double(row[c]) }
-                let mean = Float(sum / Double(cols))
-                var squares = 0.0
-                for c in 0..<cols { let d = row[c] - mean; squares += Double(d * d) }
-                let deviation = (Float(squares / Double(cols)) + epsilon).squareRoot()
-                for c in 0..<cols { target[c] = (row[c] - mean) / deviation * gamma[c] }
-                if let beta { for c in 0..<cols { target[c] += beta[c] } }
-            }
+        Parallel.forEach(x.count / cols, threads: context.threads, costPerItem: cols * 4) { rows in
+            ck_layer_norm_rows_f32(px + rows.lowerBound * cols, py + rows.lowerBound * cols, rows.count, cols, gamma, beta, epsilon)
         }
         return [out]
     }
