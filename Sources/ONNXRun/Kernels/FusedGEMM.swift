@@ -55,4 +55,16 @@ enum FusedGEMM {
             }
         }
     }
+
+    /// C = A·B (m × n, reduction k) on the calling thread, with no epilogue: for callers that split
+    /// their work themselves into many small products (attention's two per head), where an
+    /// OpenBLAS call costs much of the product. `scratch` holds k · CK_GEMM_PANEL floats.
+    static func multiply(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                         c: UnsafeMutablePointer<Float>, ldc: Int, scratch: UnsafeMutablePointer<Float>) {
+        guard m > 0, n > 0 else { return }
+        let panels = (n + Int(CK_GEMM_PANEL) - 1) / Int(CK_GEMM_PANEL)
+        var epilogue = ck_gemm_epilogue(bias: nil, row_bias: nil, addend: nil, ld_addend: ldc, has_activation: 0,
+                                        activation: CK_ACT_RELU, a: 0, b: 0)
+        ck_gemm_f32(m, n, k, a, lda, b, ldb, &epilogue, c, ldc, 0, panels, scratch)
+    }
 }

@@ -227,11 +227,27 @@ struct ScaledDotProductAttentionKernel: TensorKernel {
         let po = out.pointer(as: Float.self)
         // Heads (and batch entries) are independent: split across threads, each with its own
         // score matrix; the products inside a worker run single-threaded.
+        // Our register-tiled GEMM when the CPU has it: an OpenBLAS call per head product costs a
+        // large part of the product itself. K given as [Sk, D] is transposed per head for it.
+        let ownGEMM = FusedGEMM.isAvailable
+        let panel = Int(CK_GEMM_PANEL)
+        let scratchFloats = sq * sk + (ownGEMM ? (transposeKey ? d * sk : 0) + max(d, sk) * panel : 0)
         Parallel.forEach(batchCount, threads: context.threads, costPerItem: sq * sk * (d + dv)) { range in
-            BufferCache.withScratch(floats: sq * sk) { scores in
+            BufferCache.withScratch(floats: scratchFloats) { scores in
+                let keys = scores + sq * sk, packing = keys + (transposeKey ? d * sk : 0)
                 for i in range {
-                    BLAS.sgemm(transB: transposeKey, m: sq, n: sk, k: d, alpha: 1, a: pq + offsets[0][i], lda: d,
-                               b: pk + offsets[1][i], ldb: transposeKey ? d : sk, beta: 0, c: scores, ldc: sk)
+                    if ownGEMM {
+                        var b = UnsafePointer(pk + offsets[1][i])
+                        if transposeKey {
+                            ck_transpose_32(b, keys, sk, d)
+                            b = UnsafePointer(keys)
+                        }
+                        FusedGEMM.multiply(m: sq, n: sk, k: d, a: pq + offsets[0][i], lda: d, b: b, ldb: sk, c: scores, ldc: sk,
+                                           scratch: packing)
+                    } else {
+                        BLAS.sgemm(transB: transposeKey, m: sq, n: sk, k: d, alpha: 1, a: pq + offsets[0][i], lda: d,
+                                   b: pk + offsets[1][i], ldb: transposeKey ? d : sk, beta: 0, c: scores, ldc: sk)
+                    }
                     // The mask's offset for batch entry i (its index over the batch axes).
                     var maskBase = 0, remainder = i
                     for axis in batch.indices.reversed() where !maskStrides.isEmpty {
@@ -254,8 +270,13 @@ struct ScaledDotProductAttentionKernel: TensorKernel {
                         }
                         ck_softmax_row_f32(scores + row * sk, sk, &prepare)
                     }
-                    BLAS.sgemm(m: sq, n: dv, k: sk, alpha: 1, a: scores, lda: sk, b: pv + offsets[2][i], ldb: dv, beta: 0,
-                               c: po + i * sq * dv, ldc: dv)
+                    if ownGEMM {
+                        FusedGEMM.multiply(m: sq, n: dv, k: sk, a: scores, lda: sk, b: pv + offsets[2][i], ldb: dv,
+                                           c: po + i * sq * dv, ldc: dv, scratch: packing)
+                    } else {
+                        BLAS.sgemm(m: sq, n: dv, k: sk, alpha: 1, a: scores, lda: sk, b: pv + offsets[2][i], ldb: dv, beta: 0,
+                                   c: po + i * sq * dv, ldc: dv)
+                    }
                 }
             }
         }
