@@ -31,6 +31,30 @@ import Testing
         cache.give(other, bytes: 1 << 20)
     }
 
+    /// Without a cached buffer of its class, a request takes a cached one of a larger class up to
+    /// twice its size (which goes back to that larger class), never a smaller or a much larger one.
+    @Test func aRequestBorrowsACachedBufferUpToTwiceItsSize() throws {
+        let cache = BufferCache()
+        let big = try #require(cache.take(1 << 20)), huge = try #require(cache.take(4 << 20))
+        cache.give(big, bytes: 1 << 20)
+        cache.give(huge, bytes: 4 << 20)
+        let cachedBefore = cache.cachedBytes
+        // 600 000 bytes: the 1 MiB buffer is under twice its class, the 4 MiB one is not.
+        let borrowed = try #require(cache.take(600_000))
+        #expect(borrowed == big)
+        #expect(cache.cachedBytes == cachedBefore - (1 << 20))
+        cache.give(borrowed, bytes: 600_000)
+        #expect(cache.cachedBytes == cachedBefore)
+        // Back in its own class: the next 1 MiB request gets it.
+        let again = try #require(cache.take(1 << 20))
+        #expect(again == big)
+        cache.give(again, bytes: 1 << 20)
+        // 300 000 bytes is less than half of 1 MiB: a new buffer.
+        let small = try #require(cache.take(300_000))
+        #expect(small != big && small != huge)
+        cache.give(small, bytes: 300_000)
+    }
+
     @Test func buffersInUseAndCachedStayWithinTheFootprint() throws {
         let cache = BufferCache()
         let bytes = 4 << 20, size = BufferCache.sizeClass(bytes)
