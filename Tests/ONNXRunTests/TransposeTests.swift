@@ -61,6 +61,21 @@ import CKernels
         }
     }
 
+    /// Permutations that keep the last axis (ShuffleNet's channel shuffle) copy rows; large ones
+    /// split them across threads, each chunk starting from its own first row's source index.
+    @Test(arguments: [([1, 4, 29, 28, 28], [0, 2, 1, 3, 4]), ([3, 50, 7, 40], [2, 0, 1, 3]), ([6, 5, 4, 3, 100], [3, 1, 0, 2, 4])])
+    func rowCopiesSplitAcrossThreadsMatchTheReference(shape: [Int], perm: [Int]) throws {
+        let count = shape.reduce(1, *)
+        #expect(count >= 2 * Parallel.minimumChunkCost)
+        let values = (0..<count).map { Float($0) }
+        let expected = Self.reference(values.map { Int64($0) }, shape: shape, perm: perm)
+        for threads in [1, 2, 3] {
+            let y = try runNode("Transpose", inputs: [floatTensor(shape, values)], attributes: ["perm": .ints(perm)], threads: threads)[0]
+            #expect(y.shape == expected.shape)
+            #expect(try y.scalars(as: Float.self).map { Int64($0) } == expected.values, "\(shape) \(perm) threads \(threads)")
+        }
+    }
+
     @Test(arguments: [DataType.uint8, .float16, .float, .double, .bool, .int32])
     func everyElementWidth(type: DataType) throws {
         let values = (0..<24).map { type == .bool ? Float($0 % 3 == 0 ? 1 : 0) : Float($0 % 7) }

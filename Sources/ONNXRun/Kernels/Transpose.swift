@@ -71,7 +71,7 @@ struct TransposeKernel: TensorKernel {
         } else {
             DataMovement.stridedCopy(
                 from: x.storage.bytes, base: 0, strides: mergedStride, shape: mergedSize, elementSize: size,
-                into: out.storage.bytes)
+                into: out.storage.bytes, threads: context.threads)
         }
         return out
     }
