@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import Testing
 @testable import ONNXRun
@@ -113,5 +114,41 @@ import Testing
                     floatTensor([2], [0.25, -0.75]))
         // Along axis 0: column [3, 0] → [1, 0].
         expectClose(try runNode("LpNormalization", opset: 1, inputs: [x], attributes: ["axis": .int(0)])[0], floatTensor([2, 2], [1, 1, 0, 0]))
+    }
+}
+
+/// The float row kernel of standard LayerNormalization and RMSNormalization at every SIMD level,
+/// against Double: the statistics it returns and the normalized rows.
+@Suite struct LayerNormalizationRowKernelTests {
+    @Test(arguments: [5, 8, 37, 768])
+    func matchesDoubleAtEveryLevel(cols: Int) {
+        let rows = 3
+        let x = sampleValues(rows * cols, seed: UInt64(cols) + 100).map { $0 * 3 - 0.5 }
+        let gamma = sampleValues(cols, seed: 9).map { $0 + 1 }, beta = sampleValues(cols, seed: 10)
+        let original = ck_cpu_level()
+        defer { ck_set_cpu_level(original) }
+        for level in [CK_LEVEL_PORTABLE, CK_LEVEL_AVX2, CK_LEVEL_AVX512].map(Int32.init).filter({ $0 <= original }) {
+            for rms in [false, true] {
+                var y = [Float](repeating: .nan, count: rows * cols)
+                var means = [Double](repeating: .nan, count: rows), inverses = [Double](repeating: .nan, count: rows)
+                ck_set_cpu_level(level)
+                beta.withUnsafeBufferPointer { b in
+                    ck_layer_norm_standard_rows_f32(x, &y, rows, cols, gamma, rms ? nil : b.baseAddress, 1e-5, rms ? 1 : 0, &means, &inverses)
+                }
+                ck_set_cpu_level(original)
+                for r in 0..<rows {
+                    let row = x[r * cols..<(r + 1) * cols].map(Double.init)
+                    let mean = rms ? 0 : row.reduce(0, +) / Double(cols)
+                    let inverse = 1 / (row.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(cols) + 1e-5).squareRoot()
+                    #expect(abs(means[r] - mean) <= 1e-12 * max(1, abs(mean)), "level \(level) rms \(rms) row \(r)")
+                    #expect(abs(inverses[r] - inverse) <= 1e-12 * inverse, "level \(level) rms \(rms) row \(r)")
+                    for c in 0..<cols {
+                        var expected = (row[c] - mean) * inverse * Double(gamma[c])
+                        if !rms { expected += Double(beta[c]) }
+                        #expect(abs(Double(y[r * cols + c]) - expected) <= 1e-5 + 1e-5 * abs(expected), "level \(level) rms \(rms) at \(r),\(c)")
+                    }
+                }
+            }
+        }
     }
 }

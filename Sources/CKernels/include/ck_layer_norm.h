@@ -12,4 +12,12 @@
 void ck_layer_norm_rows_f32(const float *x, float *y, size_t rows, size_t cols, const float *gamma,
                             const float *beta, float epsilon);
 
+/// Standard LayerNormalization (and RMSNormalization with `rms` nonzero) of `rows` rows of
+/// `cols` floats over the last axis: mean = Σ x / cols (0 for RMS) and
+/// inverse = 1 / sqrt(Σ (x − mean)² / cols + ε), both in double (stored to means[r] and
+/// inverses[r]), then y = (x − float(mean)) · float(inverse) · γ (+ β when `beta` is not NULL)
+/// in float. The sums run in eight double lanes at once.
+void ck_layer_norm_standard_rows_f32(const float *x, float *y, size_t rows, size_t cols, const float *gamma,
+                                     const float *beta, float epsilon, int rms, double *means, double *inverses);
+
 #endif

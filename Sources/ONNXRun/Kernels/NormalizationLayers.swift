@@ -1,3 +1,4 @@
+internal import CKernels
 import Foundation
 
 /// LayerNormalization, RMSNormalization, GroupNormalization, InstanceNormalization,
@@ -120,12 +121,12 @@ struct LayerNormalizationKernel: TensorKernel {
         let computeType = try NormalizationSupport.computeType(x.dataType, op: op)
         let a = try NormalizationSupport.axis(axis, rank: x.rank, op: op)
         if computeType == .double {
-            return try run(x, scale, bias, axis: a, Double.self)
+            return try run(x, scale, bias, axis: a, Double.self, threads: context.threads)
         }
-        return try run(x, scale, bias, axis: a, Float.self)
+        return try run(x, scale, bias, axis: a, Float.self, threads: context.threads)
     }
 
-    private func run<T: NormalizationFloat>(_ x: Tensor, _ scaleT: Tensor, _ biasT: Tensor?, axis: Int, _: T.Type) throws -> [Tensor] {
+    private func run<T: NormalizationFloat>(_ x: Tensor, _ scaleT: Tensor, _ biasT: Tensor?, axis: Int, _: T.Type, threads: Int) throws -> [Tensor] {
         let rows = x.shape[..<axis].reduce(1, *), cols = x.shape[axis...].reduce(1, *)
         let xs = try Conversion.cast(x, to: T.dataType)
         let scale = try NormalizationSupport.Affine<T>(scaleT, shape: x.shape, axis: axis)
@@ -133,6 +134,44 @@ struct LayerNormalizationKernel: TensorKernel {
         let out = try Tensor(uninitialized: T.dataType, shape: x.shape)
         let px = xs.pointer(as: T.self), py = out.pointer(as: T.self)
         var means = [Double](repeating: 0, count: rows), inverses = [Double](repeating: 0, count: rows)
+        if cols > 0, scale.perColumn, bias?.perColumn ?? true,
+           let gamma = scale.values as? [Float], let beta = bias.map({ $0.values as? [Float] }) ?? [] {
+            // Float rows with per-column scale and bias: the SIMD kernel, rows split across threads.
+            let xp = UnsafeRawPointer(px).assumingMemoryBound(to: Float.self)
+            let yp = UnsafeMutableRawPointer(py).assumingMemoryBound(to: Float.self)
+            let (epsilon, rms, hasBias) = (epsilon, Int32(rms ? 1 : 0), bias != nil)
+            means.withUnsafeMutableBufferPointer { m in
+                inverses.withUnsafeMutableBufferPointer { inv in
+                    gamma.withUnsafeBufferPointer { g in
+                        beta.withUnsafeBufferPointer { b in
+                            let (mp, ip, gp, bp) = (m.baseAddress!, inv.baseAddress!, g.baseAddress!, hasBias ? b.baseAddress : nil)
+                            Parallel.forEach(rows, threads: threads, costPerItem: cols * 4) { range in
+                                ck_layer_norm_standard_rows_f32(
+                                    xp + range.lowerBound * cols, yp + range.lowerBound * cols, range.count, cols, gp, bp,
+                                    epsilon, rms, mp + range.lowerBound, ip + range.lowerBound)
+                            }
+                        }
+                    }
+                }
+            }
+        } else {
+            normalizeRows(px, py, rows: rows, cols: cols, scale: scale, bias: bias, means: &means, inverses: &inverses)
+        }
+        var results = [try Conversion.cast(out, to: x.dataType)]
+        if !rms {
+            let statShape = Array(x.shape[..<axis]) + Array(repeating: 1, count: x.rank - axis)
+            let statType = stashType
+            results.append(try Conversion.cast(Tensor(shape: statShape, scalars: means), to: statType))
+            results.append(try Conversion.cast(Tensor(shape: statShape, scalars: inverses), to: statType))
+        }
+        return results
+    }
+
+    /// The general rows: any element type, scale and bias broadcast from any shape.
+    private func normalizeRows<T: NormalizationFloat>(
+        _ px: UnsafeMutablePointer<T>, _ py: UnsafeMutablePointer<T>, rows: Int, cols: Int, scale: NormalizationSupport.Affine<T>,
+        bias: NormalizationSupport.Affine<T>?, means: inout [Double], inverses: inout [Double]
+    ) {
         let eps = Double(epsilon)
         for r in 0..<rows where cols > 0 {
             let row = px + r * cols, target = py + r * cols
@@ -153,14 +192,6 @@ struct LayerNormalizationKernel: TensorKernel {
                 target[c] = y
             }
         }
-        var results = [try Conversion.cast(out, to: x.dataType)]
-        if !rms {
-            let statShape = Array(x.shape[..<axis]) + Array(repeating: 1, count: x.rank - axis)
-            let statType = stashType
-            results.append(try Conversion.cast(Tensor(shape: statShape, scalars: means), to: statType))
-            results.append(try Conversion.cast(Tensor(shape: statShape, scalars: inverses), to: statType))
-        }
-        return results
     }
 }
 
