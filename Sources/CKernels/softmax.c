@@ -1,6 +1,7 @@
 #include "ck_softmax.h"
 #include "ck_activations.h"
 #include "ck_cpu.h"
+#include "exp_avx512.h"
 
 #include <math.h>
 
@@ -33,8 +34,6 @@ static void softmax_portable(float *s, size_t n, const ck_softmax_row *row) {
 
 #if defined(__x86_64__)
 #include <immintrin.h>
-
-__attribute__((target("avx512f"))) __m512 _ZGVeN16v_expf(__m512 x);
 
 /// The same passes with 16 lanes: prepare and find the maximum, exponentiate and sum, scale.
 __attribute__((target("avx512f,avx512dq,avx2,fma")))
@@ -71,7 +70,7 @@ static void softmax_avx512(float *s, size_t n, const ck_softmax_row *row) {
     __m512 sum = _mm512_setzero_ps();
     for (size_t j = 0; j < n; j += 16) {
         __mmask16 lanes = n - j >= 16 ? 0xFFFF : (__mmask16)((1u << (n - j)) - 1);
-        __m512 e = _ZGVeN16v_expf(_mm512_sub_ps(_mm512_maskz_loadu_ps(lanes, s + j), vtop));
+        __m512 e = exp_avx512(_mm512_sub_ps(_mm512_maskz_loadu_ps(lanes, s + j), vtop));
         e = _mm512_maskz_mov_ps(lanes, e);
         _mm512_mask_storeu_ps(s + j, lanes, e);
         sum = _mm512_add_ps(sum, e);

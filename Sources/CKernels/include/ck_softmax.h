@@ -19,7 +19,8 @@ typedef struct {
 } ck_softmax_row;
 
 /// s[j] ← softmax over j < n of the prepared scores (scale, then addend or keep/fill):
-/// e^(x_j − max) / Σ e^(x_k − max), computed with SIMD (exp from glibc's vector math library).
+/// e^(x_j − max) / Σ e^(x_k − max), computed with SIMD (the AVX-512 exp that Sigmoid and SiLU use, which
+/// keeps fully masked scores' underflow in the vector instead of glibc's scalar slow path).
 /// A NaN score makes the whole row NaN, as the definition does.
 void ck_softmax_row_f32(float *s, size_t n, const ck_softmax_row *row);
 
