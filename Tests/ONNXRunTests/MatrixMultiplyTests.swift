@@ -199,3 +199,33 @@ private func transpose(_ a: [Float], rows: Int, cols: Int) -> [Float] {
         }
     }
 }
+
+/// A constant B with long rows is packed into the GEMM's panels when the session is planned; the
+/// products through the packed panels (and, for fewer than 8 rows, through the unpacked B) match
+/// a Double reference.
+@Suite struct PackedMatMulTests {
+    @Test(arguments: [[2, 9, 16], [1, 3, 16], [40, 16]])
+    func constantLongRowsArePackedAndMatch(xShape: [Int]) throws {
+        let (k, n) = (16, FusedGEMM.PackedMatrix.minimumColumns + 37)
+        let w = sampleValues(k * n, seed: 21), xCount = xShape.reduce(1, *)
+        let x = sampleValues(xCount, seed: 22)
+        let graph = Graph(
+            name: "g", nodes: [Node(name: "head", opType: "MatMul", inputs: ["x", "w"], outputs: ["y"])],
+            inputs: [ValueInfo(name: "x", type: .tensor(elementType: .float, shape: xShape.map { .known($0) }))],
+            outputs: [ValueInfo(name: "y", type: nil)], initializers: ["w": floatTensor([k, n], w)])
+        let session = try InferenceSession(model: Model(irVersion: 8, opsetImports: ["": 17], graph: graph), options: .init(threads: 2))
+        let kernels = session.plan.steps.compactMap { $0.kernel as? MatMulKernel }
+        #expect(kernels.count == 1)
+        #expect((kernels.first?.packedB != nil) == FusedGEMM.isAvailable)
+        let y = try #require(session.run(["x": floatTensor(xShape, x)])["y"]).scalars(as: Float.self)
+        let rows = xCount / k
+        #expect(y.count == rows * n)
+        for i in 0..<rows {
+            for j in 0..<n {
+                var sum = 0.0
+                for p in 0..<k { sum += Double(x[i * k + p]) * Double(w[p * n + j]) }
+                #expect(abs(Double(y[i * n + j]) - sum) <= 1e-4 + 1e-5 * abs(sum), "row \(i) column \(j)")
+            }
+        }
+    }
+}

@@ -67,4 +67,60 @@ enum FusedGEMM {
                                         activation: CK_ACT_RELU, a: 0, b: 0)
         ck_gemm_f32(m, n, k, a, lda, b, ldb, &epilogue, c, ldc, 0, panels, scratch)
     }
+
+    /// A constant k × n matrix B copied once into the kernel's panel layout: panel p holds columns
+    /// [48p, 48p + 48) as k contiguous rows of 48 floats (zero-padded). For B with long rows (a
+    /// language model's head: 768 × 50257), packing panels at run time reads each panel's rows
+    /// from a different page, about 15% slower than reading panels already laid out.
+    struct PackedMatrix: Sendable {
+        /// Fewest columns for which a matrix is packed at plan time.
+        static let minimumColumns = 4096
+
+        /// The matrix it was packed from (the same storage is what the kernel is then given).
+        let source: Tensor
+        let k: Int, n: Int
+        private let panels: Tensor
+
+        /// Packs `b` (float, rank 2); nil when the kernel is unavailable or `b` does not qualify.
+        init?(_ b: Tensor) {
+            guard FusedGEMM.isAvailable, b.dataType == .float, b.rank == 2, b.shape[1] >= Self.minimumColumns else { return nil }
+            let (k, n) = (b.shape[0], b.shape[1])
+            let width = Int(CK_GEMM_PANEL), count = (n + width - 1) / width
+            guard let panels = try? Tensor(zeros: .float, shape: [count, k, width]) else { return nil }
+            let from = b.pointer(as: Float.self), into = panels.pointer(as: Float.self)
+            for p in 0..<count {
+                let columns = min(width, n - p * width)
+                for row in 0..<k {
+                    (into + (p * k + row) * width).update(from: from + row * n + p * width, count: columns)
+                }
+            }
+            (source, self.k, self.n, self.panels) = (b, k, n, panels)
+        }
+
+        /// True when `b` is the matrix this was packed from.
+        func packs(_ b: Tensor) -> Bool { b.storage === source.storage && b.shape == source.shape }
+
+        /// C (m × n, row stride ldc) = A (m × k, row stride lda) · B, split across threads like `run`.
+        func multiply(m: Int, a: UnsafePointer<Float>, lda: Int, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int) {
+            guard m > 0, n > 0 else { return }
+            let width = Int(CK_GEMM_PANEL), count = (n + width - 1) / width
+            let tiles = (m + 7) / 8
+            let rowChunks = max(1, min(tiles, (threads * 4 + count - 1) / count))
+            let tilesPerChunk = (tiles + rowChunks - 1) / rowChunks
+            let (k, n) = (k, n)
+            let base = UnsafePointer(panels.pointer(as: Float.self))
+            Parallel.forEach(count * rowChunks, threads: threads, costPerItem: tilesPerChunk * 8 * k * width) { items in
+                var epilogue = ck_gemm_epilogue(bias: nil, row_bias: nil, addend: nil, ld_addend: ldc, has_activation: 0,
+                                                activation: CK_ACT_RELU, a: 0, b: 0)
+                for item in items {
+                    let (chunk, panel) = (item / count, item % count)
+                    let first = chunk * tilesPerChunk * 8
+                    guard first < m else { continue }
+                    let rows = min(m - first, tilesPerChunk * 8), columns = min(width, n - panel * width)
+                    ck_gemm_f32(rows, columns, k, a + first * lda, lda, base + panel * k * width, width, &epilogue,
+                                c + first * ldc + panel * width, ldc, 0, 1, nil)
+                }
+            }
+        }
+    }
 }
