@@ -183,14 +183,11 @@ struct ConvKernel: TensorKernel {
             packedWeights = nil
         }
         let (strides, dilations, group) = (geometry.strides, geometry.dilations, group)
-        // Winograd weights are four times the weights' size: not made for maps too small to use them.
-        let staticOutput = packedWeights.flatMap { [geometry] w -> [Int]? in
-            guard let x = context.staticShape(ofInput: 0), x.count == w.rank else { return nil }
-            return try? geometry.resolve(input: Array(x[2...]), kernel: Array(w.shape[2...])).output
-        }
-        winograd = packedWeights.flatMap { w in
-            if let staticOutput, !WinogradConvolution.suits(output: staticOutput) { return nil }
-            return WinogradConvolution(weights: w, strides: strides, dilations: dilations, group: group)
+        winograd = packedWeights.flatMap { [geometry] w in
+            WinogradConvolution(weights: w, strides: strides, dilations: dilations, group: group) {
+                guard let x = context.staticShape(ofInput: 0), x.count == w.rank else { return nil }
+                return try? geometry.resolve(input: Array(x[2...]), kernel: Array(w.shape[2...])).output
+            }
         }
         direct = packedWeights.flatMap { DirectConvolution(weights: $0, strides: strides, group: group) }
     }

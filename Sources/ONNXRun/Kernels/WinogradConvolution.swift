@@ -33,13 +33,18 @@ struct WinogradConvolution: Sendable {
     }
 
     /// Transforms the weights, or returns nil when the convolution is not one this path computes
-    /// (or is too small to gain from it).
-    init?(weights: Tensor, strides: [Int]?, dilations: [Int]?, group: Int) {
+    /// (or is too small to gain from it). `outputSize` gives the output map's (height, width) when
+    /// it is known at plan time; it is asked only once the weights qualify, since finding it may
+    /// run shape inference, and a map with too few tiles gets no transformed weights (four times
+    /// the weights' size).
+    init?(weights: Tensor, strides: [Int]?, dilations: [Int]?, group: Int, outputSize: () -> [Int]? = { nil }) {
         guard Self.isEnabled, group == 1, weights.dataType == .float, weights.shape.count == 4,
               weights.shape[2] == 3, weights.shape[3] == 3,
               (strides ?? [1, 1]) == [1, 1], (dilations ?? [1, 1]) == [1, 1],
-              weights.shape[0] >= Self.minimumChannels, weights.shape[1] >= Self.minimumChannels,
-              let u = try? Tensor(uninitialized: .float, shape: [Int(CK_WINOGRAD_ELEMENTS), weights.shape[0], weights.shape[1]])
+              weights.shape[0] >= Self.minimumChannels, weights.shape[1] >= Self.minimumChannels
+        else { return nil }
+        if let size = outputSize(), !Self.suits(output: size) { return nil }
+        guard let u = try? Tensor(uninitialized: .float, shape: [Int(CK_WINOGRAD_ELEMENTS), weights.shape[0], weights.shape[1]])
         else { return nil }
         outChannels = weights.shape[0]
         inChannels = weights.shape[1]
