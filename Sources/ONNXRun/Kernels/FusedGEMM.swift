@@ -25,35 +25,55 @@ enum FusedGEMM {
     static func run(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                     bias: [Float]?, rowBias: UnsafePointer<Float>? = nil, addend: UnsafePointer<Float>? = nil,
                     activation: FusedActivation?, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int) {
-        guard m > 0, n > 0 else { return }
-        let panelWidth = Int(CK_GEMM_PANEL)
-        let panels = (n + panelWidth - 1) / panelWidth
-        // Row chunks of whole 8-row tiles, enough for every thread to have several items.
-        let tiles = (m + 7) / 8
-        let rowChunks = max(1, min(tiles, (threads * 4 + panels - 1) / panels))
-        let tilesPerChunk = (tiles + rowChunks - 1) / rowChunks
         let function = activation.kernelParameters
         (bias ?? []).withUnsafeBufferPointer { biasValues in
             let epilogue = ck_gemm_epilogue(
                 bias: bias == nil ? nil : biasValues.baseAddress, row_bias: nil, addend: nil, ld_addend: ldc,
                 has_activation: function.present, activation: function.kind, a: function.a, b: function.b)
-            Parallel.forEach(panels * rowChunks, threads: threads, costPerItem: tilesPerChunk * 8 * k * panelWidth) { items in
-                BufferCache.withScratch(floats: k * panelWidth) { scratch in
-                    for item in items {
-                        let (chunk, panel) = (item / panels, item % panels)
-                        let first = chunk * tilesPerChunk * 8
-                        guard first < m else { continue }
-                        let rows = min(m - first, tilesPerChunk * 8)
-                        var chunkEpilogue = epilogue
-                        chunkEpilogue.row_bias = rowBias.map { $0 + first }
-                        chunkEpilogue.addend = addend.map { $0 + first * ldc }
-                        withUnsafePointer(to: chunkEpilogue) { e in
-                            ck_gemm_f32(rows, n, k, a + first * lda, lda, b, ldb, e, c + first * ldc, ldc, panel, panel + 1, scratch)
-                        }
-                    }
+            forEachBlock(m: m, n: n, k: k, threads: threads, scratchFloats: k * Int(CK_GEMM_PANEL)) { rows, panel, scratch in
+                var blockEpilogue = epilogue
+                blockEpilogue.row_bias = rowBias.map { $0 + rows.lowerBound }
+                blockEpilogue.addend = addend.map { $0 + rows.lowerBound * ldc }
+                withUnsafePointer(to: blockEpilogue) { e in
+                    ck_gemm_f32(rows.count, n, k, a + rows.lowerBound * lda, lda, b, ldb, e, c + rows.lowerBound * ldc, ldc,
+                                panel, panel + 1, scratch)
                 }
             }
         }
+    }
+
+    /// Splits an m × n product into blocks of rows (whole 8-row tiles) by column panels, enough
+    /// for every thread to have several, and calls `body(rows, panel, scratch)` for each on up to
+    /// `threads` threads, with `scratchFloats` floats of scratch space per thread (nil for 0).
+    private static func forEachBlock(
+        m: Int, n: Int, k: Int, threads: Int, scratchFloats: Int,
+        _ body: (_ rows: Range<Int>, _ panel: Int, _ scratch: UnsafeMutablePointer<Float>?) -> Void
+    ) {
+        guard m > 0, n > 0 else { return }
+        let panelWidth = Int(CK_GEMM_PANEL)
+        let panels = (n + panelWidth - 1) / panelWidth
+        let tiles = (m + 7) / 8
+        let rowChunks = max(1, min(tiles, (threads * 4 + panels - 1) / panels))
+        let rowsPerChunk = (tiles + rowChunks - 1) / rowChunks * 8
+        Parallel.forEach(panels * rowChunks, threads: threads, costPerItem: rowsPerChunk * k * panelWidth) { items in
+            func runItems(_ scratch: UnsafeMutablePointer<Float>?) {
+                for item in items {
+                    let first = item / panels * rowsPerChunk
+                    guard first < m else { continue }
+                    body(first..<min(m, first + rowsPerChunk), item % panels, scratch)
+                }
+            }
+            if scratchFloats > 0 {
+                BufferCache.withScratch(floats: scratchFloats) { runItems($0) }
+            } else {
+                runItems(nil)
+            }
+        }
+    }
+
+    /// The epilogue that adds and applies nothing.
+    private static var noEpilogue: ck_gemm_epilogue {
+        ck_gemm_epilogue(bias: nil, row_bias: nil, addend: nil, ld_addend: 0, has_activation: 0, activation: CK_ACT_RELU, a: 0, b: 0)
     }
 
     /// C = A·B (m × n, reduction k) on the calling thread, with no epilogue: for callers that split
@@ -63,8 +83,7 @@ enum FusedGEMM {
                          c: UnsafeMutablePointer<Float>, ldc: Int, scratch: UnsafeMutablePointer<Float>) {
         guard m > 0, n > 0 else { return }
         let panels = (n + Int(CK_GEMM_PANEL) - 1) / Int(CK_GEMM_PANEL)
-        var epilogue = ck_gemm_epilogue(bias: nil, row_bias: nil, addend: nil, ld_addend: ldc, has_activation: 0,
-                                        activation: CK_ACT_RELU, a: 0, b: 0)
+        var epilogue = noEpilogue
         ck_gemm_f32(m, n, k, a, lda, b, ldb, &epilogue, c, ldc, 0, panels, scratch)
     }
 
@@ -78,8 +97,10 @@ enum FusedGEMM {
 
         /// The matrix it was packed from (the same storage is what the kernel is then given).
         let source: Tensor
-        let k: Int, n: Int
         private let panels: Tensor
+        /// B's rows (the reduction) and columns.
+        var k: Int { source.shape[0] }
+        var n: Int { source.shape[1] }
 
         /// Packs `b` (float, rank 2); nil when the kernel is unavailable or `b` does not qualify.
         init?(_ b: Tensor) {
@@ -94,7 +115,7 @@ enum FusedGEMM {
                     (into + (p * k + row) * width).update(from: from + row * n + p * width, count: columns)
                 }
             }
-            (source, self.k, self.n, self.panels) = (b, k, n, panels)
+            (source, self.panels) = (b, panels)
         }
 
         /// True when `b` is the matrix this was packed from.
@@ -102,23 +123,12 @@ enum FusedGEMM {
 
         /// C (m × n, row stride ldc) = A (m × k, row stride lda) · B, split across threads like `run`.
         func multiply(m: Int, a: UnsafePointer<Float>, lda: Int, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int) {
-            guard m > 0, n > 0 else { return }
-            let width = Int(CK_GEMM_PANEL), count = (n + width - 1) / width
-            let tiles = (m + 7) / 8
-            let rowChunks = max(1, min(tiles, (threads * 4 + count - 1) / count))
-            let tilesPerChunk = (tiles + rowChunks - 1) / rowChunks
-            let (k, n) = (k, n)
+            let width = Int(CK_GEMM_PANEL), (k, n) = (k, n)
             let base = UnsafePointer(panels.pointer(as: Float.self))
-            Parallel.forEach(count * rowChunks, threads: threads, costPerItem: tilesPerChunk * 8 * k * width) { items in
-                var epilogue = ck_gemm_epilogue(bias: nil, row_bias: nil, addend: nil, ld_addend: ldc, has_activation: 0,
-                                                activation: CK_ACT_RELU, a: 0, b: 0)
-                for item in items {
-                    let (chunk, panel) = (item / count, item % count)
-                    let first = chunk * tilesPerChunk * 8
-                    guard first < m else { continue }
-                    let rows = min(m - first, tilesPerChunk * 8), columns = min(width, n - panel * width)
-                    ck_gemm_f32(rows, columns, k, a + first * lda, lda, base + panel * k * width, width, &epilogue,
-                                c + first * ldc + panel * width, ldc, 0, 1, nil)
+            FusedGEMM.forEachBlock(m: m, n: n, k: k, threads: threads, scratchFloats: 0) { rows, panel, _ in
+                withUnsafePointer(to: FusedGEMM.noEpilogue) { e in
+                    ck_gemm_f32(rows.count, min(width, n - panel * width), k, a + rows.lowerBound * lda, lda,
+                                base + panel * k * width, width, e, c + rows.lowerBound * ldc + panel * width, ldc, 0, 1, nil)
                 }
             }
         }
