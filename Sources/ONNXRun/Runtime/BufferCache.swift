@@ -33,6 +33,12 @@ final class BufferCache: Sendable {
         var mostInUseBytes = 0
         /// Buffers in use that came from a larger class than their request's, by address.
         var borrowed: [UInt: Int] = [:]
+
+        /// Counts `bytes` more in use, and the live peak with them.
+        mutating func use(_ bytes: Int) {
+            inUseBytes += bytes
+            mostInUseBytes = max(mostInUseBytes, inUseBytes)
+        }
     }
     private let state = Mutex(State())
 
@@ -68,8 +74,7 @@ final class BufferCache: Sendable {
         let cached: UInt? = state.withLock { state in
             if let address = state.free[size]?.popLast() {
                 state.cachedBytes -= size
-                state.inUseBytes += size
-                state.mostInUseBytes = max(state.mostInUseBytes, state.inUseBytes)
+                state.use(size)
                 return address
             }
             // A cached buffer of a larger class (at most twice the size) rather than a new one: a
@@ -78,13 +83,11 @@ final class BufferCache: Sendable {
             if let larger = state.free.keys.filter({ $0 > size && $0 <= 2 * size && !(state.free[$0]?.isEmpty ?? true) }).min(),
                let address = state.free[larger]?.popLast() {
                 state.cachedBytes -= larger
-                state.inUseBytes += larger
-                state.mostInUseBytes = max(state.mostInUseBytes, state.inUseBytes)
+                state.use(larger)
                 state.borrowed[address] = larger
                 return address
             }
-            state.inUseBytes += size
-            state.mostInUseBytes = max(state.mostInUseBytes, state.inUseBytes)
+            state.use(size)
             // A new buffer: make room by freeing cached ones of other classes, largest first.
             let limit = Self.footprint(mostInUse: state.mostInUseBytes)
             while state.inUseBytes + state.cachedBytes > limit,
