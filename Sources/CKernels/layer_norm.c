@@ -34,14 +34,19 @@ static inline void accumulate(__m512 v, __m512d *low, __m512d *high) {
     *high = _mm512_add_pd(*high, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))));
 }
 
+/// Σ x over a row of `cols` floats, in double.
 __attribute__((target("avx512f,avx512dq")))
-static void row_avx512(const float *x, float *y, size_t cols, const float *gamma, const float *beta, float epsilon) {
+static inline double row_sum_avx512(const float *x, size_t cols) {
     __m512d low = _mm512_setzero_pd(), high = _mm512_setzero_pd();
     for (size_t c = 0; c < cols; c += 16) accumulate(_mm512_maskz_loadu_ps(lanes(cols - c), x + c), &low, &high);
-    float mean = (float)(_mm512_reduce_add_pd(_mm512_add_pd(low, high)) / (double)cols);
+    return _mm512_reduce_add_pd(_mm512_add_pd(low, high));
+}
+
+__attribute__((target("avx512f,avx512dq")))
+static void row_avx512(const float *x, float *y, size_t cols, const float *gamma, const float *beta, float epsilon) {
+    float mean = (float)(row_sum_avx512(x, cols) / (double)cols);
     const __m512 means = _mm512_set1_ps(mean);
-    low = _mm512_setzero_pd();
-    high = _mm512_setzero_pd();
+    __m512d low = _mm512_setzero_pd(), high = _mm512_setzero_pd();
     for (size_t c = 0; c < cols; c += 16) {
         __mmask16 mask = lanes(cols - c);
         __m512 d = _mm512_maskz_sub_ps(mask, _mm512_maskz_loadu_ps(mask, x + c), means);
@@ -58,16 +63,11 @@ static void row_avx512(const float *x, float *y, size_t cols, const float *gamma
     }
 }
 
-/// Σ x (as doubles) and Σ (x − mean)² in double, eight lanes each.
+/// One row of `ck_layer_norm_standard_rows_f32`: Σ x and Σ (x − mean)² in double, eight lanes each.
 __attribute__((target("avx512f,avx512dq")))
 static void standard_row_avx512(const float *x, float *y, size_t cols, const float *gamma, const float *beta,
                                 float epsilon, int rms, double *mean_out, double *inverse_out) {
-    double mean = 0;
-    if (!rms) {
-        __m512d low = _mm512_setzero_pd(), high = _mm512_setzero_pd();
-        for (size_t c = 0; c < cols; c += 16) accumulate(_mm512_maskz_loadu_ps(lanes(cols - c), x + c), &low, &high);
-        mean = _mm512_reduce_add_pd(_mm512_add_pd(low, high)) / (double)cols;
-    }
+    double mean = rms ? 0 : row_sum_avx512(x, cols) / (double)cols;
     const __m512d means = _mm512_set1_pd(mean);
     __m512d squares = _mm512_setzero_pd();
     for (size_t c = 0; c < cols; c += 8) {
