@@ -101,31 +101,130 @@ static void pack_panel(const float *b, size_t ldb, size_t k, size_t columns, flo
     }
 }
 
+/// `columns` (1 to 3, a constant after inlining) columns of C for `rows` (≤ 8) rows, each a dot
+/// product of an A row with a B column gathered contiguous (column j at `gathered + j·k`): 16
+/// partial sums over k, then added across lanes. A masked vector would spend all 16 lanes'
+/// products on these few columns; here each product is computed once.
+__attribute__((target("avx512f,avx512dq,avx2,fma"), always_inline))
+static inline void dots_of(const int columns, size_t rows, size_t k, const float *a, size_t lda, const float *gathered,
+                           const ck_gemm_epilogue *e, const float *bias, const float *row_bias, const float *addend,
+                           float *c, size_t ldc) {
+    const float *row[TILE_ROWS];
+#pragma clang loop unroll(full)
+    for (int r = 0; r < TILE_ROWS; r++) row[r] = a + ((size_t)r < rows ? (size_t)r : 0) * lda;
+    __m512 acc[TILE_ROWS * 3];
+#pragma clang loop unroll(full)
+    for (int i = 0; i < TILE_ROWS * 3; i++) acc[i] = _mm512_setzero_ps();
+    for (size_t kk = 0; kk < k; kk += 16) {
+        __mmask16 mask = lanes(k - kk);
+        __m512 b[3];
+#pragma clang loop unroll(full)
+        for (int j = 0; j < columns; j++) b[j] = _mm512_maskz_loadu_ps(mask, gathered + (size_t)j * k + kk);
+#pragma clang loop unroll(full)
+        for (int r = 0; r < TILE_ROWS; r++) {
+            __m512 x = _mm512_maskz_loadu_ps(mask, row[r] + kk);
+#pragma clang loop unroll(full)
+            for (int j = 0; j < columns; j++) acc[3 * r + j] = _mm512_fmadd_ps(x, b[j], acc[3 * r + j]);
+        }
+    }
+    int clamp = e->has_activation && (e->activation == CK_ACT_RELU || e->activation == CK_ACT_CLIP);
+    float low = e->activation == CK_ACT_RELU ? 0 : e->a, high = e->activation == CK_ACT_RELU ? __builtin_inff() : e->b;
+#pragma clang loop unroll(full)
+    for (int r = 0; r < TILE_ROWS; r++) {
+        if ((size_t)r < rows) {
+            float *out = c + (size_t)r * ldc;
+#pragma clang loop unroll(full)
+            for (int j = 0; j < columns; j++) {
+                float value = _mm512_reduce_add_ps(acc[3 * r + j]);
+                if (bias) value += bias[j];
+                if (row_bias) value += row_bias[r];
+                if (addend) value += addend[(size_t)r * e->ld_addend + (size_t)j];
+                // As in the vector epilogue: max then min with the value second, so NaN passes.
+                if (clamp) {
+                    value = value < low ? low : value;
+                    value = value > high ? high : value;
+                }
+                out[j] = value;
+            }
+            if (e->has_activation && !clamp) ck_activation_f32(e->activation, e->a, e->b, out, out, (size_t)columns);
+        }
+    }
+}
+
+__attribute__((target("avx512f,avx512dq,avx2,fma")))
+static void dots1(size_t rows, size_t k, const float *a, size_t lda, const float *g, const ck_gemm_epilogue *e,
+                  const float *bias, const float *row_bias, const float *addend, float *c, size_t ldc) {
+    dots_of(1, rows, k, a, lda, g, e, bias, row_bias, addend, c, ldc);
+}
+__attribute__((target("avx512f,avx512dq,avx2,fma")))
+static void dots2(size_t rows, size_t k, const float *a, size_t lda, const float *g, const ck_gemm_epilogue *e,
+                  const float *bias, const float *row_bias, const float *addend, float *c, size_t ldc) {
+    dots_of(2, rows, k, a, lda, g, e, bias, row_bias, addend, c, ldc);
+}
+__attribute__((target("avx512f,avx512dq,avx2,fma")))
+static void dots3(size_t rows, size_t k, const float *a, size_t lda, const float *g, const ck_gemm_epilogue *e,
+                  const float *bias, const float *row_bias, const float *addend, float *c, size_t ldc) {
+    dots_of(3, rows, k, a, lda, g, e, bias, row_bias, addend, c, ldc);
+}
+
+/// The last `columns` (≤ CK_GEMM_DOT_COLUMNS) columns of a row tile, three at a time.
+static void dots(size_t rows, size_t columns, size_t k, const float *a, size_t lda, const float *gathered,
+                 const ck_gemm_epilogue *e, const float *bias, const float *row_bias, const float *addend, float *c,
+                 size_t ldc) {
+    for (size_t j = 0; j < columns; j += 3) {
+        size_t count = columns - j < 3 ? columns - j : 3;
+        const float *g = gathered + j * k, *column_bias = bias ? bias + j : NULL, *z = addend ? addend + j : NULL;
+        if (count == 1) dots1(rows, k, a, lda, g, e, column_bias, row_bias, z, c + j, ldc);
+        else if (count == 2) dots2(rows, k, a, lda, g, e, column_bias, row_bias, z, c + j, ldc);
+        else dots3(rows, k, a, lda, g, e, column_bias, row_bias, z, c + j, ldc);
+    }
+}
+
+size_t ck_gemm_panel_count(size_t n) {
+    size_t panels = (n + CK_GEMM_PANEL - 1) / CK_GEMM_PANEL, rest = n % CK_GEMM_PANEL;
+    return panels > 1 && rest != 0 && rest <= CK_GEMM_DOT_COLUMNS ? panels - 1 : panels;
+}
+
 void ck_gemm_f32(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b, size_t ldb,
                  const ck_gemm_epilogue *epilogue, float *c, size_t ldc, size_t panel_begin, size_t panel_end,
                  float *scratch) {
-    for (size_t p = panel_begin; p < panel_end; p++) {
+    const size_t panels = ck_gemm_panel_count(n);
+    const int packs = scratch && m > TILE_ROWS;
+    for (size_t p = panel_begin; p < panel_end && p < panels; p++) {
         size_t first = p * CK_GEMM_PANEL;
-        if (first >= n) break;
-        size_t columns = n - first < CK_GEMM_PANEL ? n - first : CK_GEMM_PANEL;
+        size_t columns = p + 1 == panels ? n - first : CK_GEMM_PANEL;
+        // A few columns past the last whole vector are dot products, whenever there is scratch
+        // space to gather them in: how the rows are split must not change how they are computed.
+        size_t dot_columns = scratch && columns % 16 <= CK_GEMM_DOT_COLUMNS ? columns % 16 : 0;
+        size_t vector_columns = columns - dot_columns;
         const float *bias = epilogue->bias ? epilogue->bias + first : NULL;
         const float *panel = b + first;
         size_t stride = ldb;
-        if (scratch && m > TILE_ROWS) {
-            pack_panel(b + first, ldb, k, columns, scratch);
+        float *gathered = scratch ? scratch + k * CK_GEMM_PANEL : NULL;
+        if (packs) {
+            if (vector_columns) pack_panel(b + first, ldb, k, vector_columns, scratch);
             panel = scratch;
             stride = CK_GEMM_PANEL;
         }
+        for (size_t j = 0; j < dot_columns; j++)
+            for (size_t kk = 0; kk < k; kk++) gathered[j * k + kk] = b[kk * ldb + first + vector_columns + j];
         // While the first row tiles compute, the next panel's rows are fetched (one cache line of
         // each row per tile), so its packing does not wait for memory.
-        const float *next = scratch && p + 1 < panel_end && first + CK_GEMM_PANEL < n ? b + first + CK_GEMM_PANEL : NULL;
+        const float *next = packs && p + 1 < panel_end && p + 1 < panels ? b + first + CK_GEMM_PANEL : NULL;
         for (size_t i = 0, t = 0; i < m; i += TILE_ROWS, t++) {
             size_t rows = m - i < TILE_ROWS ? m - i : TILE_ROWS;
             const float *prefetch = next && t < 3 ? next + 16 * t : NULL;
             const float *row_bias = epilogue->row_bias ? epilogue->row_bias + i : NULL;
             const float *addend = epilogue->addend ? epilogue->addend + i * epilogue->ld_addend + first : NULL;
-            tile(rows, columns, k, a + i * lda, lda, panel, stride, epilogue, bias, row_bias, addend, c + i * ldc + first,
-                 ldc, prefetch, ldb);
+            // Unpacked, a last panel with a few extra columns is two tiles (48, then the rest).
+            for (size_t at = 0; at < vector_columns; at += CK_GEMM_PANEL) {
+                size_t width = vector_columns - at < CK_GEMM_PANEL ? vector_columns - at : CK_GEMM_PANEL;
+                tile(rows, width, k, a + i * lda, lda, panel + at, stride, epilogue, bias ? bias + at : NULL, row_bias,
+                     addend ? addend + at : NULL, c + i * ldc + first + at, ldc, prefetch, ldb);
+            }
+            if (dot_columns)
+                dots(rows, dot_columns, k, a + i * lda, lda, gathered, epilogue, bias ? bias + vector_columns : NULL,
+                     row_bias, addend ? addend + vector_columns : NULL, c + i * ldc + first + vector_columns, ldc);
         }
     }
 }
@@ -133,6 +232,8 @@ void ck_gemm_f32(size_t m, size_t n, size_t k, const float *a, size_t lda, const
 #else
 
 int ck_gemm_available(void) { return 0; }
+
+size_t ck_gemm_panel_count(size_t n) { return (n + CK_GEMM_PANEL - 1) / CK_GEMM_PANEL; }
 
 void ck_gemm_f32(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b, size_t ldb,
                  const ck_gemm_epilogue *epilogue, float *c, size_t ldc, size_t panel_begin, size_t panel_end,

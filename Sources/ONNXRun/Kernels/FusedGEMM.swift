@@ -11,11 +11,14 @@ enum FusedGEMM {
 
     /// True when a convolution's product (m output channels, reduction k, n positions) should run
     /// on this kernel rather than OpenBLAS: measured faster for wide outputs with enough channels
-    /// and a long enough reduction. The last panel computes whole vectors of 16 columns; a 7×7
-    /// map's 49 columns compute 64 and still beat OpenBLAS in MobileNetV2's last layers
-    /// (320 → 1280 channels: 0.62 → 0.56 ms).
+    /// and a long enough reduction. Up to `CK_GEMM_DOT_COLUMNS` columns past the last whole
+    /// vector of 16 are dot products; more take a whole vector, which must not waste much (a 7×7
+    /// map's 49 columns are 48 + 1 dot product: 88 → 112 GFLOP/s for MobileNetV2's 320 → 1280
+    /// layer, against OpenBLAS's 91).
     static func suitsConvolution(m: Int, n: Int, k: Int) -> Bool {
-        return isAvailable && m >= 128 && k >= 64 && n >= 16 && ((n + 15) / 16 * 16) * 100 <= n * 140
+        let lastColumns = n % 16
+        let fewWasted = lastColumns <= Int(CK_GEMM_DOT_COLUMNS) || ((n + 15) / 16 * 16) * 100 <= n * 140
+        return isAvailable && m >= 128 && k >= 64 && n >= 16 && fewWasted
     }
 
     /// Computes the m × n product into `c`: f(A·B + bias[j] + rowBias[i] + addend[i·ldc + j]) (each
@@ -30,7 +33,7 @@ enum FusedGEMM {
             let epilogue = ck_gemm_epilogue(
                 bias: bias == nil ? nil : biasValues.baseAddress, row_bias: nil, addend: nil, ld_addend: ldc,
                 has_activation: function.present, activation: function.kind, a: function.a, b: function.b)
-            forEachBlock(m: m, n: n, k: k, threads: threads, scratchFloats: k * Int(CK_GEMM_PANEL)) { rows, panel, scratch in
+            forEachBlock(m: m, panels: ck_gemm_panel_count(n), k: k, threads: threads, scratchFloats: scratchFloats(k: k)) { rows, panel, scratch in
                 var blockEpilogue = epilogue
                 blockEpilogue.row_bias = rowBias.map { $0 + rows.lowerBound }
                 blockEpilogue.addend = addend.map { $0 + rows.lowerBound * ldc }
@@ -42,16 +45,19 @@ enum FusedGEMM {
         }
     }
 
-    /// Splits an m × n product into blocks of rows (whole 8-row tiles) by column panels, enough
-    /// for every thread to have several, and calls `body(rows, panel, scratch)` for each on up to
-    /// `threads` threads, with `scratchFloats` floats of scratch space per thread (nil for 0).
+    /// Floats of scratch space `ck_gemm_f32` needs for a reduction of length k.
+    static func scratchFloats(k: Int) -> Int { k * Int(CK_GEMM_SCRATCH_COLUMNS) }
+
+    /// Splits an m-row product of `panels` column panels into blocks of rows (whole 8-row tiles)
+    /// by panels, enough for every thread to have several, and calls `body(rows, panel, scratch)`
+    /// for each on up to `threads` threads, with `scratchFloats` floats of scratch space per
+    /// thread (nil for 0).
     private static func forEachBlock(
-        m: Int, n: Int, k: Int, threads: Int, scratchFloats: Int,
+        m: Int, panels: Int, k: Int, threads: Int, scratchFloats: Int,
         _ body: (_ rows: Range<Int>, _ panel: Int, _ scratch: UnsafeMutablePointer<Float>?) -> Void
     ) {
-        guard m > 0, n > 0 else { return }
+        guard m > 0, panels > 0 else { return }
         let panelWidth = Int(CK_GEMM_PANEL)
-        let panels = (n + panelWidth - 1) / panelWidth
         let tiles = (m + 7) / 8
         let rowChunks = max(1, min(tiles, (threads * 4 + panels - 1) / panels))
         let rowsPerChunk = (tiles + rowChunks - 1) / rowChunks * 8
@@ -78,13 +84,12 @@ enum FusedGEMM {
 
     /// C = A·B (m × n, reduction k) on the calling thread, with no epilogue: for callers that split
     /// their work themselves into many small products (attention's two per head), where an
-    /// OpenBLAS call costs much of the product. `scratch` holds k · CK_GEMM_PANEL floats.
+    /// OpenBLAS call costs much of the product. `scratch` holds `scratchFloats(k:)` floats.
     static func multiply(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                          c: UnsafeMutablePointer<Float>, ldc: Int, scratch: UnsafeMutablePointer<Float>) {
         guard m > 0, n > 0 else { return }
-        let panels = (n + Int(CK_GEMM_PANEL) - 1) / Int(CK_GEMM_PANEL)
         var epilogue = noEpilogue
-        ck_gemm_f32(m, n, k, a, lda, b, ldb, &epilogue, c, ldc, 0, panels, scratch)
+        ck_gemm_f32(m, n, k, a, lda, b, ldb, &epilogue, c, ldc, 0, ck_gemm_panel_count(n), scratch)
     }
 
     /// A constant k × n matrix B copied once into the kernel's panel layout: panel p holds columns
@@ -125,7 +130,7 @@ enum FusedGEMM {
         func multiply(m: Int, a: UnsafePointer<Float>, lda: Int, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int) {
             let width = Int(CK_GEMM_PANEL), (k, n) = (k, n)
             let base = UnsafePointer(panels.pointer(as: Float.self))
-            FusedGEMM.forEachBlock(m: m, n: n, k: k, threads: threads, scratchFloats: 0) { rows, panel, _ in
+            FusedGEMM.forEachBlock(m: m, panels: (n + width - 1) / width, k: k, threads: threads, scratchFloats: 0) { rows, panel, _ in
                 withUnsafePointer(to: FusedGEMM.noEpilogue) { e in
                     ck_gemm_f32(rows.count, min(width, n - panel * width), k, a + rows.lowerBound * lda, lda,
                                 base + panel * k * width, width, e, c + rows.lowerBound * ldc + panel * width, ldc, 0, 1, nil)

@@ -230,8 +230,7 @@ struct ScaledDotProductAttentionKernel: TensorKernel {
         // Our register-tiled GEMM when the CPU has it: an OpenBLAS call per head product costs a
         // large part of the product itself. K given as [Sk, D] is transposed per head for it.
         let ownGEMM = FusedGEMM.isAvailable
-        let panel = Int(CK_GEMM_PANEL)
-        let scratchFloats = sq * sk + (ownGEMM ? (transposeKey ? d * sk : 0) + max(d, sk) * panel : 0)
+        let scratchFloats = sq * sk + (ownGEMM ? (transposeKey ? d * sk : 0) + FusedGEMM.scratchFloats(k: max(d, sk)) : 0)
         Parallel.forEach(batchCount, threads: context.threads, costPerItem: sq * sk * (d + dv)) { range in
             BufferCache.withScratch(floats: scratchFloats) { scores in
                 let keys = scores + sq * sk, packing = keys + (transposeKey ? d * sk : 0)
