@@ -109,20 +109,28 @@ private func referenceConv(
     /// The SIMD depthwise kernels against the reference at the portable and the AVX-512 level:
     /// the 3×3 stride-1 kernel (two rows at a time, an odd row count leaves a last single row),
     /// the 3×3 stride-2 kernel (a full 16-lane block needs the 33rd input of its row), the generic
-    /// one (row stride 1 or 2, dilations), masked row tails, bias and a fused activation.
+    /// one (row stride 1 or 2, dilations), masked row tails, bias and a fused activation. The input
+    /// is read in place: padding wider than the window (whole rows and 16-lane blocks outside the
+    /// plane), and a 16-lane stride-2 block whose 33rd input lies in the right padding. Planes of
+    /// at most 64 outputs whose rows keep the input's width take the flat kernel (7×7, 8×8 with
+    /// uneven pads, dilated).
     @Test(arguments: [CK_LEVEL_PORTABLE, CK_LEVEL_AVX512])
     func depthwiseKernelAtEachSIMDLevel(level: Int) throws {
         ck_set_cpu_level(Int32(level))
         defer { ck_set_cpu_level(Int32(CK_LEVEL_AVX512)) }
-        let x = sampleTensor([1, 3, 9, 41], seed: 44)
         let w = sampleTensor([3, 1, 3, 3], seed: 45)
         let b = sampleTensor([3], seed: 46)
+        let wide = sampleTensor([1, 3, 9, 41], seed: 44), narrow = sampleTensor([1, 3, 7, 29], seed: 47)
+        let tiny = sampleTensor([1, 3, 7, 7], seed: 48), square = sampleTensor([1, 3, 8, 8], seed: 49)
         let cases = [
-            ([1, 1], [1, 1, 1, 1], [1, 1]), ([1, 1], [0, 0, 0, 0], [1, 1]), ([2, 2], [1, 1, 1, 1], [1, 1]),
-            ([2, 2], [0, 0, 1, 1], [1, 1]), ([1, 2], [1, 1, 1, 1], [1, 1]), ([2, 2], [0, 1, 1, 0], [1, 1]),
-            ([1, 1], [1, 2, 1, 2], [1, 2]), ([2, 2], [1, 1, 1, 1], [2, 1]),
+            (wide, [1, 1], [1, 1, 1, 1], [1, 1]), (wide, [1, 1], [0, 0, 0, 0], [1, 1]), (wide, [2, 2], [1, 1, 1, 1], [1, 1]),
+            (wide, [2, 2], [0, 0, 1, 1], [1, 1]), (wide, [1, 2], [1, 1, 1, 1], [1, 1]), (wide, [2, 2], [0, 1, 1, 0], [1, 1]),
+            (wide, [1, 1], [1, 2, 1, 2], [1, 2]), (wide, [2, 2], [1, 1, 1, 1], [2, 1]),
+            (wide, [1, 1], [3, 4, 4, 21], [1, 1]), (wide, [2, 2], [4, 3, 3, 22], [1, 1]), (wide, [2, 2], [3, 18, 4, 2], [2, 1]),
+            (narrow, [2, 2], [1, 1, 1, 4], [1, 1]), (narrow, [1, 1], [2, 0, 0, 2], [1, 1]),
+            (tiny, [1, 1], [1, 1, 1, 1], [1, 1]), (square, [1, 1], [2, 1, 0, 1], [1, 1]), (tiny, [1, 1], [2, 2, 2, 2], [2, 2]),
         ]
-        for (strides, pads, dilations) in cases {
+        for (x, strides, pads, dilations) in cases {
             let attributes: [String: Attribute] = [
                 "group": .int(3), "pads": .ints(pads), "strides": .ints(strides), "dilations": .ints(dilations),
             ]
