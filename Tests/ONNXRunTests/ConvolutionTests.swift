@@ -151,6 +151,27 @@ private func referenceConv(
         }
     }
 
+    /// Reductions past 512 (64 channels × 3×3) take the direct path only when output rows fill
+    /// most of their vectors: rows of 32 and 16 are computed there, rows of 17 by im2col; both
+    /// against the reference, at stride 1 and 2, with a fused activation, on one and two threads.
+    @Test func directConvolutionForLongerReductionsWithFullRows() throws {
+        let w = sampleTensor([20, 64, 3, 3], seed: 50)
+        let b = sampleTensor([20], seed: 51)
+        #expect(DirectConvolution(weights: w, strides: [2, 2], group: 1) != nil || ck_direct_conv_available() == 0)
+        #expect(DirectConvolution(weights: sampleTensor([20, 128, 3, 3], seed: 52), strides: nil, group: 1) == nil)
+        for (width, strides) in [(32, [1, 1]), (33, [2, 2]), (32, [2, 2])] {
+            let x = sampleTensor([1, 64, 7, width], seed: 53)
+            let attributes: [String: Attribute] = ["pads": ints(1, 1, 1, 1), "strides": .ints(strides), "activation": .string("Relu")]
+            let plain = referenceConv(x, w, b, group: 1, strides: strides, dilations: [1, 1], padBegin: [1, 1], padEnd: [1, 1])
+            let expected = floatTensor(plain.shape, try plain.scalars(as: Float.self).map { max(0, $0) })
+            for threads in [1, 2] {
+                // 576 float products per output: a wider absolute tolerance than the default.
+                expectClose(try runNode("FusedConv", domain: FusedActivation.domain, inputs: [x, w, b], constants: [1: w],
+                                        attributes: attributes, threads: threads)[0], expected, atol: 1e-4)
+            }
+        }
+    }
+
     /// The direct path (short reductions, row strides 1 and 2) against the reference: output
     /// channels not a multiple of 16, rows wider than 16 columns, asymmetric pads, dilations,
     /// a batch of two, bias and a fused activation, on one and two threads.
