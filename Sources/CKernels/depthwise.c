@@ -342,7 +342,8 @@ static plane_kernel kernel_for(const ck_depthwise_geometry *g) {
 }
 
 void ck_depthwise_f32(const float *x, const ck_depthwise_geometry *g, const float *w, size_t channels,
-                      const ck_depthwise_epilogue *e, size_t plane_begin, size_t plane_end, float *y) {
+                      size_t shuffle_groups, const ck_depthwise_epilogue *e, size_t plane_begin, size_t plane_end,
+                      float *y) {
     plane_kernel kernel = kernel_for(g);
     // Rows wider than the shared row of zeros get a row of their own (or the portable kernel,
     // which needs none, when there is no memory for it).
@@ -359,7 +360,8 @@ void ck_depthwise_f32(const float *x, const ck_depthwise_geometry *g, const floa
     const size_t in_plane = g->height * g->width, out_plane = g->out_h * g->out_w, taps = g->kernel_h * g->kernel_w;
     for (size_t p = plane_begin; p < plane_end; p++) {
         const size_t c = p % channels;
-        const float *plane = x + p * in_plane, *weights = w + c * taps;
+        const size_t source = shuffle_groups > 1 ? c % shuffle_groups * (channels / shuffle_groups) + c / shuffle_groups : c;
+        const float *plane = x + (p - c + source) * in_plane, *weights = w + c * taps;
         const float bias = e->bias ? e->bias[c] : 0;
         float *out = y + p * out_plane;
         switch (kernel) {

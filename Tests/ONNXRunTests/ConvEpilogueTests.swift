@@ -151,3 +151,75 @@ import Testing
         #expect(try Optimizer.optimize(model(bias: floatTensor([1], [2])), level: 2).graph.nodes.map(\.opType) == ["Gemm", "Relu"])
     }
 }
+
+/// ShuffleNet's channel shuffle in front of a depthwise convolution: the optimizer removes the
+/// Reshape → Transpose → Reshape and the convolution reads the shuffled channels in place.
+@Suite struct ChannelShuffleTests {
+    /// x[2,6,7,9] → Relu → shuffle of 3 groups of 2 channels → depthwise Conv (3×3, pads 1, bias)
+    /// → Relu. With `extraOutput` the transposed tensor is also a graph output.
+    func model(extraOutput: Bool = false) -> Model {
+        let shape = [2, 6, 7, 9]
+        let nodes = [
+            Node(name: "relu0", opType: "Relu", inputs: ["x"], outputs: ["r"]),
+            Node(name: "split", opType: "Reshape", inputs: ["r", "split_shape"], outputs: ["s"]),
+            Node(name: "swap", opType: "Transpose", inputs: ["s"], outputs: ["t"], attributes: ["perm": .ints([0, 2, 1, 3, 4])]),
+            Node(name: "merge", opType: "Reshape", inputs: ["t", "merge_shape"], outputs: ["m"]),
+            Node(name: "dw", opType: "Conv", inputs: ["m", "w", "b"], outputs: ["c"], attributes: ["group": .int(6), "pads": .ints([1, 1, 1, 1])]),
+            Node(name: "relu1", opType: "Relu", inputs: ["c"], outputs: ["y"]),
+        ]
+        let initializers: [String: Tensor] = [
+            "split_shape": try! Tensor(shape: [5], scalars: [Int64(2), 3, 2, 7, 9]),
+            "merge_shape": try! Tensor(shape: [4], scalars: shape.map(Int64.init)),
+            "w": floatTensor([6, 1, 3, 3], (0..<54).map { Float(($0 * 7) % 13) / 10 - 0.6 }),
+            "b": floatTensor([6], [0.1, -0.2, 0.3, -0.4, 0.5, -0.6]),
+        ]
+        let graph = Graph(
+            name: "g", nodes: nodes,
+            inputs: [ValueInfo(name: "x", type: .tensor(elementType: .float, shape: shape.map { .known($0) }))],
+            outputs: [ValueInfo(name: "y", type: nil)] + (extraOutput ? [ValueInfo(name: "t", type: nil)] : []),
+            initializers: initializers)
+        return Model(irVersion: 8, opsetImports: ["": 17], graph: graph)
+    }
+
+    let x = floatTensor([2, 6, 7, 9], (0..<756).map { Float(($0 * 11) % 17) / 4 - 2 })
+
+    @Test func shuffleBeforeDepthwiseConvIsReadInPlace() throws {
+        let m = model()
+        let optimized = try Optimizer.optimize(m, level: 2)
+        #expect(optimized.graph.nodes.map(\.opType) == ["Relu", "FusedConv"])
+        let fused = try #require(optimized.graph.nodes.first { $0.opType == "FusedConv" })
+        if case .ints(let shuffle)? = fused.attributes["input_channel_shuffle"] { #expect(shuffle == [3, 2]) } else { Issue.record("no shuffle") }
+        let loaded = try InferenceSession(model: m, options: .init(threads: 1, optimizationLevel: 0)).run(["x": x])["y"]!
+        for threads in [1, 2] {
+            let y = try InferenceSession(model: m, options: .init(threads: threads, optimizationLevel: 2)).run(["x": x])["y"]!
+            expectClose(y, loaded, rtol: 1e-6, atol: 1e-6)
+        }
+        // The portable form writes the shuffle out again.
+        let portable = try Optimizer.makePortable(optimized)
+        #expect(portable.graph.nodes.allSatisfy { $0.domain.isEmpty })
+        #expect(portable.graph.nodes.contains { $0.opType == "Transpose" })
+        let y = try InferenceSession(model: portable, options: .init(threads: 1, optimizationLevel: 0)).run(["x": x])["y"]!
+        expectClose(y, loaded, rtol: 1e-6, atol: 1e-6)
+    }
+
+    @Test func shuffleReadElsewhereIsKept() throws {
+        let optimized = try Optimizer.optimize(model(extraOutput: true), level: 2)
+        #expect(optimized.graph.nodes.contains { $0.opType == "Transpose" })
+        #expect(!optimized.graph.nodes.contains { $0.attributes["input_channel_shuffle"] != nil })
+    }
+
+    /// A hand-written FusedConv asking for a shuffle on a convolution that is not depthwise is an
+    /// error, not a wrong answer.
+    @Test func shuffleOnAConvolutionThatIsNotDepthwiseIsRejected() throws {
+        let node = Node(name: "bad", opType: "FusedConv", domain: FusedActivation.domain, inputs: ["x", "w"], outputs: ["y"],
+                        attributes: ["input_channel_shuffle": .ints([3, 2])])
+        let graph = Graph(
+            name: "g", nodes: [node],
+            inputs: [ValueInfo(name: "x", type: .tensor(elementType: .float, shape: [.known(2), .known(6), .known(7), .known(9)]))],
+            outputs: [ValueInfo(name: "y", type: nil)], initializers: ["w": floatTensor([4, 6, 1, 1], (0..<24).map { Float($0) / 24 })])
+        let m = Model(irVersion: 8, opsetImports: ["": 17, FusedActivation.domain: 1], graph: graph)
+        #expect(throws: ONNXRunError.self) {
+            _ = try InferenceSession(model: m, options: .init(threads: 1, optimizationLevel: 0)).run(["x": x])
+        }
+    }
+}

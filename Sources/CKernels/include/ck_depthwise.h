@@ -27,8 +27,10 @@ typedef struct {
 } ck_depthwise_geometry;
 
 /// Writes planes [plane_begin, plane_end) of a 2-D depthwise convolution, reading the input planes
-/// in place. Plane p (batch entry · channels + channel) is channel c = p mod `channels`, read from
-/// x + p·height·width and written to y + p·out_h·out_w:
+/// in place. Plane p (batch entry n · channels + channel) is channel c = p mod `channels`, written
+/// to y + p·out_h·out_w and read from x + (n·channels + s)·height·width, where s = c, or with
+/// `shuffle_groups` g > 1 (a channel shuffle folded into the convolution: the input viewed as
+/// [g, channels/g] channels, transposed) s = (c mod g)·(channels/g) + c / g:
 ///   y(oh, ow) = f(bias[c] + Σ_{kh,kw} w[(c·kernel_h + kh)·kernel_w + kw] · x(oh·stride_h + kh·dilation_h − pad_top,
 ///                                                                        ow·stride_w + kw·dilation_w − pad_left))
 /// where x(r, col) is 0 outside the plane (the padding). Padding taps are multiplied like the
@@ -36,6 +38,7 @@ typedef struct {
 /// bias added to the sum, as the im2col + GEMM path does; f is applied to each plane while it is
 /// still in cache.
 void ck_depthwise_f32(const float *x, const ck_depthwise_geometry *geometry, const float *w, size_t channels,
-                      const ck_depthwise_epilogue *epilogue, size_t plane_begin, size_t plane_end, float *y);
+                      size_t shuffle_groups, const ck_depthwise_epilogue *epilogue, size_t plane_begin,
+                      size_t plane_end, float *y);
 
 #endif

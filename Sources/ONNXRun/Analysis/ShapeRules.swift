@@ -27,6 +27,10 @@ extension ShapeInference {
             }
         }
         let elements = schemaElementTypes(node, domain: domain)
+        // This project's FusedConv has Conv's output shape (the fusion passes ask for shapes after it).
+        if domain == FusedActivation.domain && node.opType == "FusedConv" {
+            return [Self.tensor(elements.first ?? elementType(node.inputs.first ?? ""), conv(node))]
+        }
         guard domain.isEmpty else { return elements.map { $0.map { Self.tensor($0, nil) } } }
         let first = node.inputs.first ?? ""
         let shape0 = shape(first)

@@ -148,8 +148,21 @@ struct ConvKernel: TensorKernel {
     /// The direct plan of a convolution with a short reduction and constant weights, tried
     /// before im2col.
     let direct: DirectConvolution?
+    /// For `FusedConv`'s `input_channel_shuffle` [g, c] (g·c input channels, set by
+    /// `ChannelShuffleIntoConv`): the convolution reads its input as if shuffled first, viewed as
+    /// [g, c] channels and transposed to [c, g], so channel j·g + i is input channel i·c + j.
+    /// Depthwise 2-D convolutions only: ShuffleNet's shuffles, read in place instead of copied.
+    let inputShuffle: (groups: Int, perGroup: Int)?
 
     init(_ context: KernelContext) throws {
+        if context.node.opType == "FusedConv", let shuffle = try context.ints("input_channel_shuffle") {
+            guard shuffle.count == 2, shuffle.allSatisfy({ $0 >= 1 }) else {
+                throw context.error(.invalidAttribute, "input_channel_shuffle must be two positive sizes [groups, channels per group], got \(shuffle)")
+            }
+            inputShuffle = (shuffle[0], shuffle[1])
+        } else {
+            inputShuffle = nil
+        }
         if context.node.opType == "FusedConv" {
             try context.expectInputs(2, 4)
             if let name = try context.string("activation") {
@@ -238,6 +251,11 @@ struct ConvKernel: TensorKernel {
             throw ONNXRunError(.shapeMismatch, "Z has shape \(residual.shape), the output has shape \(out.shape)")
         }
         let zp = residual.map { UnsafePointer($0.pointer(as: Float.self)) }
+        if let shuffle = inputShuffle {
+            guard spatial.count == 2, groupChannels == 1, groupOut == 1, shuffle.groups * shuffle.perGroup == channels else {
+                throw ONNXRunError(.invalidAttribute, "input_channel_shuffle \([shuffle.groups, shuffle.perGroup]) needs a 2-D depthwise convolution of \(shuffle.groups * shuffle.perGroup) channels, got X \(x.shape) and W \(w.shape) with group \(group)")
+            }
+        }
         // The paths other than im2col + sgemm finish with the residual in a pass of their own.
         let pathActivation = residual == nil ? activation : nil
         func finished() throws -> [Tensor] {
@@ -260,8 +278,8 @@ struct ConvKernel: TensorKernel {
         // Depthwise 2-D: a direct loop per channel instead of one m = 1 product per group.
         if spatial.count == 2 && groupChannels == 1 && groupOut == 1 {
             Parallel.forEach(batch * channels, threads: context.threads, costPerItem: kernelSize * outSize) { planes in
-                Self.depthwise2D(xp, weights: wp, planes: planes, channels: channels, input: spatial, g,
-                                 bias: biasValues, activation: pathActivation, into: yp)
+                Self.depthwise2D(xp, weights: wp, planes: planes, channels: channels, shuffleGroups: inputShuffle?.groups ?? 1,
+                                 input: spatial, g, bias: biasValues, activation: pathActivation, into: yp)
             }
             return try finished()
         }

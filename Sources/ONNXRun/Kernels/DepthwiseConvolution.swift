@@ -9,11 +9,12 @@ extension ConvKernel {
     /// Writes the depthwise convolution of input planes `planes` (batch · channels + channel) of
     /// `x` to the same output planes of `y`: channel c uses the kH×kW weights at `w + c·kH·kW` and
     /// `bias[c]` (0 without bias), then `activation`. Like the sgemm path, every output sums its
-    /// window's products first and adds that sum to the bias.
+    /// window's products first and adds that sum to the bias. With `shuffleGroups` g > 1, channel
+    /// c reads input channel (c mod g)·(channels/g) + c / g (see `ConvKernel.inputShuffle`).
     static func depthwise2D(
         _ x: UnsafePointer<Float>, weights w: UnsafePointer<Float>, planes: Range<Int>, channels: Int,
-        input: [Int], _ g: WindowGeometry.Resolved, bias: [Float]?, activation: FusedActivation?,
-        into y: UnsafeMutablePointer<Float>
+        shuffleGroups: Int = 1, input: [Int], _ g: WindowGeometry.Resolved, bias: [Float]?,
+        activation: FusedActivation?, into y: UnsafeMutablePointer<Float>
     ) {
         let (height, width) = (input[0], input[1])
         var geometry = ck_depthwise_geometry(
@@ -25,7 +26,7 @@ extension ConvKernel {
             var epilogue = ck_depthwise_epilogue(
                 bias: bias == nil ? nil : values.baseAddress, has_activation: function.present, activation: function.kind,
                 a: function.a, b: function.b)
-            ck_depthwise_f32(x, &geometry, w, channels, &epilogue, planes.lowerBound, planes.upperBound, y)
+            ck_depthwise_f32(x, &geometry, w, channels, shuffleGroups, &epilogue, planes.lowerBound, planes.upperBound, y)
         }
     }
 }

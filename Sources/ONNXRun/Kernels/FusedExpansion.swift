@@ -60,8 +60,16 @@ enum FusedExpansion {
                 conv.domain = ""
                 conv.attributes["activation"] = nil
                 conv.attributes["activation_params"] = nil
+                conv.attributes["input_channel_shuffle"] = nil
                 conv.name = "\(node.name)/Conv"
                 conv.inputs = Array(node.inputs.prefix(3))
+                // The channel shuffle read in place: X viewed as [N, g, c, H·W], transposed to
+                // [N, c, g, H·W], and given X's shape again.
+                if let shuffle = ints("input_channel_shuffle"), shuffle.count == 2, let x = input(0) {
+                    let split = e.add("Reshape", [x, e.constant(ints: [0, shuffle[0], shuffle[1], -1])])
+                    let swapped = e.add("Transpose", [split], ["perm": .ints([0, 2, 1, 3])])
+                    conv.inputs[0] = e.add("Reshape", [swapped, e.add("Shape", [x])])
+                }
                 while conv.inputs.last == "" { conv.inputs.removeLast() }
                 product = "\(node.name)/conv_output"
                 conv.outputs = [product]

@@ -329,3 +329,54 @@ struct ScaleShiftIntoProducer: OptimizationPass {
         return result
     }
 }
+
+/// Replaces ShuffleNet's channel shuffle in front of a depthwise convolution, Reshape [N, g, c, H,
+/// W] → Transpose [0, 2, 1, 3, 4] → Reshape [N, g·c, H, W] → Conv (group g·c), by a `FusedConv`
+/// that reads the unshuffled tensor with `input_channel_shuffle` [g, c]: the depthwise kernel
+/// picks each channel's input plane where it lies, so the shuffle's copy of the whole tensor is
+/// not made. Only with static shapes, and when nothing else reads the intermediate values.
+struct ChannelShuffleIntoConv: OptimizationPass {
+    var name: String { "channel-shuffle-into-conv" }
+
+    func run(on model: inout Model) throws -> Bool {
+        // Reshape takes its shape as an input from opset 5 on (the form the expansion writes).
+        guard (model.opsetImports[""] ?? 1) >= 5 else { return false }
+        let patterns = PatternIndex(model)
+        var inferred: ShapeInference.Result?
+        var rewrites: [Rewrite] = []
+        for (index, conv) in model.graph.nodes.enumerated() where Self.isDepthwiseCandidate(conv) {
+            guard let merge = patterns.producer(of: conv.inputs[0], "Reshape"), patterns.isReadOnly(conv.inputs[0], by: index),
+                  let transpose = patterns.producer(of: merge.node.inputs[0], "Transpose"),
+                  patterns.isReadOnly(merge.node.inputs[0], by: merge.index),
+                  case .ints([0, 2, 1, 3, 4])? = transpose.node.attributes["perm"],
+                  let split = patterns.producer(of: transpose.node.inputs[0], "Reshape"),
+                  patterns.isReadOnly(transpose.node.inputs[0], by: transpose.index),
+                  let w = patterns.constants.contains(conv.inputs[1]) ? model.graph.initializers[conv.inputs[1]] : nil
+            else { continue }
+            if inferred == nil { inferred = ShapeInference.infer(model) }
+            let x = split.node.inputs[0]
+            guard let xShape = inferred?.shape(of: x)?.map(\.value), xShape.count == 4, !xShape.contains(nil),
+                  let splitShape = inferred?.shape(of: split.node.outputs[0])?.map(\.value), splitShape.count == 5,
+                  let mergedShape = inferred?.shape(of: merge.node.outputs[0])?.map(\.value),
+                  mergedShape == xShape,
+                  let groups = splitShape[1], let perGroup = splitShape[2],
+                  splitShape[0] == xShape[0], groups * perGroup == xShape[1], splitShape[3] == xShape[2], splitShape[4] == xShape[3],
+                  case .int(let group)? = conv.attributes["group"], group == xShape[1], w.rank == 4, w.shape[0] == group, w.shape[1] == 1
+            else { continue }
+            var fused = conv
+            fused.opType = "FusedConv"
+            fused.domain = FusedActivation.domain
+            fused.inputs[0] = x
+            fused.attributes["input_channel_shuffle"] = .ints([groups, perGroup])
+            rewrites.append(Rewrite(removed: [split.index, transpose.index, merge.index, index], replacement: fused))
+        }
+        return model.apply(rewrites)
+    }
+
+    /// A Conv, or a FusedConv not yet reading a shuffle, with a data input and weights.
+    private static func isDepthwiseCandidate(_ node: Node) -> Bool {
+        let conv = node.isStandard("Conv")
+            || (node.opType == "FusedConv" && node.domain == FusedActivation.domain && node.attributes["input_channel_shuffle"] == nil)
+        return conv && node.inputs.count >= 2 && !node.inputs[0].isEmpty && node.outputs.count == 1
+    }
+}

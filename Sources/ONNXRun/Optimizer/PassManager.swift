@@ -22,7 +22,7 @@ public enum Optimizer {
         let fusions: [any OptimizationPass] = [
             LayerNormFusion(), GeluFusion(), SiLUFusion(), AttentionFusion(), TransposeIntoMatMul(), MatMulBiasFusion(),
             MatMulActivationFusion(), GemmActivationFusion(), ScaleShiftIntoProducer(), BatchNormIntoConv(), ConvAddFusion(), ConvActivationFusion(),
-            DeadNodeElimination(),
+            ChannelShuffleIntoConv(), DeadNodeElimination(),
         ]
         return cleanup + fusions
     }
