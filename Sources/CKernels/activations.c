@@ -1,6 +1,6 @@
 #include "ck_activations.h"
 #include "ck_cpu.h"
-#include "exp_avx512.h"
+#include "activation_avx512.h"
 
 #include <math.h>
 
@@ -39,57 +39,16 @@ static void activation_portable(ck_activation kind, float a, float b, const floa
 
 // MARK: AVX-512
 
-__attribute__((target("avx512f"))) __m512 _ZGVeN16v_tanhf(__m512 x);
-__attribute__((target("avx512f"))) __m512 _ZGVeN16v_erff(__m512 x);
-
-__attribute__((target("avx512f,avx512dq,avx2,fma")))
-static inline __m512 avx512_one(ck_activation kind, __m512 va, __m512 vb, __m512 x) {
-    const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1), half = _mm512_set1_ps(0.5f);
-    switch (kind) {
-    // max/min return their second operand when either is NaN, so x goes second to propagate NaN.
-    case CK_ACT_RELU: return _mm512_max_ps(zero, x);
-    case CK_ACT_LEAKY_RELU: {
-        __mmask16 negative = _mm512_cmp_ps_mask(x, zero, _CMP_LT_OQ);
-        return _mm512_mask_mul_ps(x, negative, x, va);
-    }
-    case CK_ACT_CLIP: return _mm512_min_ps(vb, _mm512_max_ps(va, x));
-    case CK_ACT_SIGMOID:
-        return _mm512_div_ps(one, _mm512_add_ps(one, exp_avx512(_mm512_sub_ps(zero, x))));
-    case CK_ACT_TANH: return _ZGVeN16v_tanhf(x);
-    case CK_ACT_HARD_SIGMOID:
-        return _mm512_max_ps(zero, _mm512_min_ps(one, _mm512_fmadd_ps(va, x, vb)));
-    case CK_ACT_GELU: {
-        __m512 e = _ZGVeN16v_erff(_mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f)));
-        return _mm512_mul_ps(_mm512_mul_ps(x, _mm512_add_ps(e, one)), half);
-    }
-    case CK_ACT_GELU_TANH: {
-        __m512 cube = _mm512_mul_ps(_mm512_mul_ps(x, x), x);
-        __m512 inner = _mm512_mul_ps(_mm512_set1_ps(0.7978845608028654f),
-                                     _mm512_fmadd_ps(_mm512_set1_ps(0.044715f), cube, x));
-        return _mm512_mul_ps(_mm512_mul_ps(half, x), _mm512_add_ps(one, _ZGVeN16v_tanhf(inner)));
-    }
-    case CK_ACT_HARD_SWISH: {
-        __m512 y = _mm512_fmadd_ps(x, _mm512_set1_ps(1.0f / 6), half);
-        return _mm512_mul_ps(x, _mm512_max_ps(zero, _mm512_min_ps(one, y)));
-    }
-    case CK_ACT_SILU:
-        return _mm512_div_ps(x, _mm512_add_ps(one, exp_avx512(_mm512_sub_ps(zero, x))));
-    case CK_ACT_EXP: return exp_avx512(x);
-    case CK_ACT_ERF: return _ZGVeN16v_erff(x);
-    }
-    return x;
-}
-
 __attribute__((target("avx512f,avx512dq,avx2,fma")))
 static void activation_avx512(ck_activation kind, float a, float b, const float *src, float *dst, size_t count) {
     const __m512 va = _mm512_set1_ps(a), vb = _mm512_set1_ps(b);
     size_t i = 0;
     for (; i + 16 <= count; i += 16)
-        _mm512_storeu_ps(dst + i, avx512_one(kind, va, vb, _mm512_loadu_ps(src + i)));
+        _mm512_storeu_ps(dst + i, activation_avx512_one(kind, va, vb, _mm512_loadu_ps(src + i)));
     if (i < count) {
         __mmask16 mask = (__mmask16)((1u << (count - i)) - 1);
         __m512 x = _mm512_maskz_loadu_ps(mask, src + i);
-        _mm512_mask_storeu_ps(dst + i, mask, avx512_one(kind, va, vb, x));
+        _mm512_mask_storeu_ps(dst + i, mask, activation_avx512_one(kind, va, vb, x));
     }
 }
 

@@ -7,7 +7,8 @@ import CKernels
 /// around the 8-row tile, column counts around the 48-column panel and the 16-column vectors of
 /// the last panel (1, 2 or 3 of them), up to 8 columns past the last vector computed as dot
 /// products (alone, after a vector, and joining the last whole panel), strided A and C, one and
-/// several threads (results must be identical), Relu in registers and Gelu per row.
+/// several threads (results must be identical), and activations applied in registers (Relu, Clip,
+/// SiLU, Gelu).
 @Suite struct FusedGEMMTests {
     @Test(.enabled(if: FusedGEMM.isAvailable, "the kernel needs AVX-512"))
     func matchesTheReferenceForEveryTileEdge() throws {
@@ -17,7 +18,7 @@ import CKernels
             let a = (0..<(m * lda)).map { Float(($0 * 13) % 17) / 8 - 1 }
             let b = (0..<(k * n)).map { Float(($0 * 7) % 11) / 5 - 1 }
             let bias = (0..<n).map { Float($0 % 5) / 4 - 0.5 }
-            for activation in [nil, FusedActivation.relu, .gelu] {
+            for activation in [nil, FusedActivation.relu, .clip(min: -0.25, max: 0.5), .silu, .gelu] {
                 var results: [[Float]] = []
                 for threads in [1, 2, 3] {
                     var c = [Float](repeating: .nan, count: m * ldc)
@@ -41,6 +42,8 @@ import CKernels
                         var expected = sum + Double(bias[j])
                         switch activation {
                         case .relu?: expected = max(0, expected)
+                        case .clip?: expected = min(0.5, max(-0.25, expected))
+                        case .silu?: expected = expected / (1 + exp(-expected))
                         case .gelu?: expected = 0.5 * expected * (1 + erf(expected / 2.0.squareRoot()))
                         default: break
                         }

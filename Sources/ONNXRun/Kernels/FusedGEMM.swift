@@ -20,8 +20,9 @@ enum FusedGEMM {
     static func suitsConvolution(m: Int, n: Int, k: Int) -> Bool {
         let lastColumns = n % 16
         let fewWasted = lastColumns <= Int(CK_GEMM_DOT_COLUMNS) || ((n + 15) / 16 * 16) * 100 <= n * 140
-        let enoughChannels = m >= 128 || (m >= 64 && n <= 1024)
-        return isAvailable && enoughChannels && k >= 64 && n >= 16 && fewWasted
+        let enoughChannels = (m >= 128 || (m >= 64 && n <= 1024)) && k >= 64
+        let largeMap = m >= 16 && k >= 16 && n >= 1600
+        return isAvailable && (enoughChannels || largeMap) && n >= 16 && fewWasted
     }
 
     /// Computes the m × n product into `c`: f(A·B + bias[j] + rowBias[i] + addend[i·ldc + j]) (each
