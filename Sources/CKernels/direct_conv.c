@@ -1,8 +1,10 @@
 #include "ck_direct_conv.h"
 #include "ck_activations.h"
 #include "ck_cpu.h"
+#include "activation_avx512.h"
 
 #include <stddef.h>
+#include <string.h>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -23,6 +25,42 @@ void ck_direct_conv_pack(const float *weights, size_t out_channels, size_t in_ch
             }
 }
 
+/// dst[i] = line[first + i·step] where that column lies in [0, width), else 0, for i < count
+/// (`first` may be negative: the left padding); step is 1 or 2.
+static void gather_columns(const float *line, size_t width, ptrdiff_t first, size_t step, size_t count, float *dst) {
+    const ptrdiff_t s = (ptrdiff_t)step, n = (ptrdiff_t)count, w = (ptrdiff_t)width;
+    // Outputs [begin, end) read the line; those before and after are padding.
+    ptrdiff_t begin = first < 0 ? (-first + s - 1) / s : 0;
+    ptrdiff_t end = w > first ? (w - first + s - 1) / s : 0;
+    begin = begin < n ? begin : n;
+    end = end < n ? end : n;
+    end = end > begin ? end : begin;
+    for (ptrdiff_t i = 0; i < begin; i++) dst[i] = 0;
+    if (step == 1) {
+        memcpy(dst + begin, line + (first + begin), (size_t)(end - begin) * sizeof(float));
+    } else {
+        for (ptrdiff_t i = begin; i < end; i++) dst[i] = line[first + 2 * i];
+    }
+    for (ptrdiff_t i = end; i < n; i++) dst[i] = 0;
+}
+
+void ck_direct_conv_pad_plane(const float *src, size_t height, size_t width, size_t pad_top, size_t pad_left,
+                              size_t padded_h, size_t padded_w, int split_columns, float *dst) {
+    const size_t evens = (padded_w + 1) / 2;
+    for (size_t r = 0; r < padded_h; r++) {
+        float *line = dst + r * padded_w;
+        if (r < pad_top || r - pad_top >= height) {
+            for (size_t col = 0; col < padded_w; col++) line[col] = 0;
+        } else if (split_columns) {
+            const float *row = src + (r - pad_top) * width;
+            gather_columns(row, width, -(ptrdiff_t)pad_left, 2, evens, line);
+            gather_columns(row, width, 1 - (ptrdiff_t)pad_left, 2, padded_w - evens, line + evens);
+        } else {
+            gather_columns(src + (r - pad_top) * width, width, -(ptrdiff_t)pad_left, 1, padded_w, line);
+        }
+    }
+}
+
 #if defined(__x86_64__)
 
 int ck_direct_conv_available(void) { return ck_cpu_level() >= CK_LEVEL_AVX512; }
@@ -35,27 +73,23 @@ __attribute__((target("avx512f,avx512dq,avx2,fma")))
 static inline void tile(const float *padded, size_t in_channels, size_t padded_h, size_t padded_w,
                         const float *weights, size_t kernel_h, size_t kernel_w, size_t stride_w,
                         size_t dilation_h, size_t dilation_w, size_t top, size_t left, size_t count,
-                        const float *bias, int clamp, __m512 low_bound, __m512 high_bound,
+                        const float *bias, const ck_direct_conv_activation *activation, __m512 va, __m512 vb,
                         float *y, size_t plane, size_t channels) {
     __m512 acc[16];
 #pragma clang loop unroll(full)
     for (int o = 0; o < 16; o++) acc[o] = _mm512_setzero_ps();
     const __mmask16 mask = lanes(count);
-    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-    const size_t needed = 2 * count - 1;
-    const __mmask16 low = lanes(needed), high = lanes(needed > 16 ? needed - 16 : 0);
+    // With stride 2 each padded row holds its even columns, then its odd ones: column 2·ow + t
+    // is at (t odd ? evens : 0) + ow + t/2, so every tap is one contiguous load.
+    const size_t evens = (padded_w + 1) / 2;
     const float *w = weights;
     for (size_t c = 0; c < in_channels; c++) {
         for (size_t kh = 0; kh < kernel_h; kh++) {
-            const float *row = padded + (c * padded_h + top + kh * dilation_h) * padded_w + left;
+            const float *row = padded + (c * padded_h + top + kh * dilation_h) * padded_w;
             for (size_t kw = 0; kw < kernel_w; kw++, w += 16) {
-                const float *src = row + kw * dilation_w;
-                __m512 v;
-                if (stride_w == 1) {
-                    v = _mm512_maskz_loadu_ps(mask, src);
-                } else {
-                    v = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(low, src), even, _mm512_maskz_loadu_ps(high, src + 16));
-                }
+                const size_t t = kw * dilation_w;
+                const float *src = stride_w == 1 ? row + left + t : row + (t % 2 ? evens : 0) + left / 2 + t / 2;
+                const __m512 v = _mm512_maskz_loadu_ps(mask, src);
 #pragma clang loop unroll(full)
                 for (int o = 0; o < 16; o++) acc[o] = _mm512_fmadd_ps(_mm512_set1_ps(w[o]), v, acc[o]);
             }
@@ -66,8 +100,7 @@ static inline void tile(const float *padded, size_t in_channels, size_t padded_h
     for (int o = 0; o < 16; o++) {
         if ((size_t)o < channels) {
             __m512 sum = bias ? _mm512_add_ps(acc[o], _mm512_set1_ps(bias[o])) : acc[o];
-            // Relu and Clip as max/min with x second, so NaN passes through as in ck_activation_f32.
-            if (clamp) sum = _mm512_min_ps(high_bound, _mm512_max_ps(low_bound, sum));
+            if (activation) sum = activation_avx512_one(activation->kind, va, vb, sum);
             _mm512_mask_storeu_ps(y + o * plane, mask, sum);
         }
     }
@@ -83,31 +116,15 @@ void ck_direct_conv_rows_f32(const float *padded, size_t in_channels, size_t pad
     const size_t taps = in_channels * kernel_h * kernel_w, plane = out_h * out_w;
     const float *weights = packed + block * taps * 16;
     const size_t first = block * 16, channels = out_channels - first < 16 ? out_channels - first : 16;
-    // Relu and Clip are applied in registers; other functions to each finished row.
-    int clamp = 0, after = 0;
-    __m512 low_bound = _mm512_set1_ps(-__builtin_inff()), high_bound = _mm512_set1_ps(__builtin_inff());
-    if (activation && activation->kind == CK_ACT_RELU) {
-        clamp = 1;
-        low_bound = _mm512_setzero_ps();
-    } else if (activation && activation->kind == CK_ACT_CLIP) {
-        clamp = 1;
-        low_bound = _mm512_set1_ps(activation->a);
-        high_bound = _mm512_set1_ps(activation->b);
-    } else if (activation) {
-        after = 1;
-    }
+    // The activation is applied in registers, before each tile is stored.
+    const __m512 va = _mm512_set1_ps(activation ? activation->a : 0), vb = _mm512_set1_ps(activation ? activation->b : 0);
     for (size_t oh = row_begin; oh < row_end; oh++) {
         for (size_t ow = 0; ow < out_w; ow += 16) {
             size_t count = out_w - ow < 16 ? out_w - ow : 16;
             tile(padded, in_channels, padded_h, padded_w, weights, kernel_h, kernel_w, stride_w, dilation_h,
-                 dilation_w, oh * stride_h, ow * stride_w, count, bias ? bias + first : NULL, clamp, low_bound,
-                 high_bound, y + first * plane + oh * out_w + ow, plane, channels);
+                 dilation_w, oh * stride_h, ow * stride_w, count, bias ? bias + first : NULL, activation, va, vb,
+                 y + first * plane + oh * out_w + ow, plane, channels);
         }
-        if (after)
-            for (size_t o = 0; o < channels; o++) {
-                float *line = y + (first + o) * plane + oh * out_w;
-                ck_activation_f32(activation->kind, activation->a, activation->b, line, line, out_w);
-            }
     }
 }
 

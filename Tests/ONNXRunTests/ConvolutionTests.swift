@@ -173,14 +173,16 @@ private func referenceConv(
     }
 
     /// The direct path (short reductions, row strides 1 and 2) against the reference: output
-    /// channels not a multiple of 16, rows wider than 16 columns, asymmetric pads, dilations,
-    /// a batch of two, bias and a fused activation, on one and two threads.
+    /// channels not a multiple of 16, rows wider than 16 columns, asymmetric pads, dilations
+    /// (with stride 2, whose rows are read with even and odd columns split), no padding at all,
+    /// a batch of two, bias and fused activations (Relu, SiLU), on one and two threads.
     @Test func directConvolutionForShortReductions() throws {
         let x = sampleTensor([2, 3, 23, 37], seed: 46)
         let w = sampleTensor([20, 3, 5, 5], seed: 47)
         let b = sampleTensor([20], seed: 48)
         #expect(DirectConvolution(weights: w, strides: [2, 2], group: 1) != nil || ck_direct_conv_available() == 0)
-        for (strides, pads, dilations) in [([2, 2], [2, 1, 2, 3], [1, 1]), ([1, 1], [0, 2, 1, 0], [2, 1]), ([3, 1], [1, 1, 1, 1], [1, 2])] {
+        for (strides, pads, dilations) in [([2, 2], [2, 1, 2, 3], [1, 1]), ([1, 1], [0, 2, 1, 0], [2, 1]), ([3, 1], [1, 1, 1, 1], [1, 2]),
+                                           ([2, 2], [1, 2, 0, 1], [1, 2]), ([1, 2], [0, 0, 0, 0], [1, 1])] {
             let attributes: [String: Attribute] = ["pads": .ints(pads), "strides": .ints(strides), "dilations": .ints(dilations)]
             let expected = referenceConv(x, w, b, group: 1, strides: strides, dilations: dilations, padBegin: Array(pads[0..<2]), padEnd: Array(pads[2...]))
             for threads in [1, 2] {
@@ -190,6 +192,12 @@ private func referenceConv(
             fused["activation"] = .string("Relu")
             let relu = floatTensor(expected.shape, try expected.scalars(as: Float.self).map { max(0, $0) })
             expectClose(try runNode("FusedConv", domain: FusedActivation.domain, inputs: [x, w, b], constants: [1: w], attributes: fused)[0], relu)
+            fused["activation"] = .string("SiLU")
+            let silu = floatTensor(expected.shape, try expected.scalars(as: Float.self).map { $0 / (1 + exp(-$0)) })
+            for threads in [1, 2] {
+                expectClose(try runNode("FusedConv", domain: FusedActivation.domain, inputs: [x, w, b], constants: [1: w],
+                                        attributes: fused, threads: threads)[0], silu)
+            }
         }
     }
 

@@ -28,12 +28,20 @@ size_t ck_direct_conv_packed_count(size_t out_channels, size_t in_channels, size
 void ck_direct_conv_pack(const float *weights, size_t out_channels, size_t in_channels, size_t kernel_h,
                          size_t kernel_w, float *packed);
 
+/// Writes the padded_h × padded_w plane the kernel reads for one height × width input plane:
+/// the input at row pad_top, column pad_left, zeros around it (rows and columns past the input,
+/// up to the padded size). With `split_columns` (for stride_w 2) each row holds its even
+/// columns first, then its odd ones, so that a stride-2 window tap is a contiguous load.
+void ck_direct_conv_pad_plane(const float *src, size_t height, size_t width, size_t pad_top, size_t pad_left,
+                              size_t padded_h, size_t padded_w, int split_columns, float *dst);
+
 /// Writes f(convolution + `bias`) (bias per output channel, NULL for none; f is `activation`, or
 /// the identity when it is NULL) to output rows [row_begin, row_end) of the 16 output channels
-/// of `block` (`y` holds one image's out_channels × out_h × out_w outputs). Relu and Clip are
-/// applied in registers, other functions to each output row as soon as it is finished.
-/// `padded` is the image's in_channels planes of padded_h × padded_w floats with the zero
-/// padding in place, large enough for every window. stride_w must be 1 or 2.
+/// of `block` (`y` holds one image's out_channels × out_h × out_w outputs), the activation
+/// applied in registers before each tile is stored. `padded` is the image's in_channels planes
+/// of padded_h × padded_w floats with the zero padding in place, large enough for every window,
+/// as `ck_direct_conv_pad_plane` writes them: with stride_w 2 each row's columns split into even
+/// and odd ones. stride_w must be 1 or 2.
 void ck_direct_conv_rows_f32(const float *padded, size_t in_channels, size_t padded_h, size_t padded_w,
                              const float *packed, size_t block, size_t kernel_h, size_t kernel_w,
                              size_t stride_h, size_t stride_w, size_t dilation_h, size_t dilation_w,

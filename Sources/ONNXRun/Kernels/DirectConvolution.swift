@@ -4,8 +4,9 @@ internal import CKernels
 /// × window taps ≤ `maximumReduction`): network stems (3 channels, 6×6 or 7×7 windows) and small
 /// stride-2 downsampling layers. For them im2col writes and OpenBLAS then packs a matrix many
 /// times the size of the product's output, and the product has few rows; here sixteen output
-/// channels are accumulated in registers straight from a zero-padded copy of the input
-/// (`CKernels/direct_conv.c`, AVX-512 only, row strides 1 and 2).
+/// channels are accumulated in registers straight from a zero-padded copy of the input, whose
+/// rows hold even columns, then odd ones, for stride 2 (`CKernels/direct_conv.c`, AVX-512 only,
+/// row strides 1 and 2).
 struct DirectConvolution: Sendable {
     /// Longest reduction (input channels · kernel height · kernel width) taken by this path.
     static let maximumReduction = 1024
@@ -49,8 +50,8 @@ struct DirectConvolution: Sendable {
         let (paddedH, paddedW) = g.paddedPlane
         guard inChannels * paddedH * paddedW <= Self.maximumPaddedFloats else { return false }
         // Without padding, and with every row and column reached (1×1 stride-1 layers), the input
-        // planes already are the planes the kernel reads.
-        if g.padBegin == [0, 0] && paddedH == height && paddedW == width {
+        // planes already are the planes the kernel reads (stride 2 reads them with columns split).
+        if g.padBegin == [0, 0] && paddedH == height && paddedW == width && g.strides[1] == 1 {
             run(x, batch: batch, height: height, width: width, g, padded: nil, bias: bias, activation: activation,
                 into: y, threads: threads)
             return true
@@ -70,16 +71,18 @@ struct DirectConvolution: Sendable {
         let (sH, sW, dH, dW) = (g.strides[0], g.strides[1], g.dilations[0], g.dilations[1])
         let (outH, outW) = (g.output[0], g.output[1])
         let (paddedH, paddedW) = g.paddedPlane
-        scratch?.initialize(repeating: 0, count: inChannels * paddedH * paddedW)
         let blocks = (outChannels + 15) / 16
         let reduction = inChannels * kernel.height * kernel.width
         for n in 0..<batch {
             let image = x + n * inChannels * height * width
             let padded: UnsafePointer<Float>
             if let scratch {
-                // The border stays zero; each image overwrites the same interior.
-                for c in 0..<inChannels {
-                    g.copyIntoPaddedPlane(image + c * height * width, height: height, width: width, into: scratch + c * paddedH * paddedW)
+                let top = g.padBegin[0], left = g.padBegin[1], split: Int32 = sW == 2 ? 1 : 0
+                Parallel.forEach(inChannels, threads: threads, costPerItem: paddedH * paddedW) { channels in
+                    for c in channels {
+                        ck_direct_conv_pad_plane(image + c * height * width, height, width, top, left, paddedH, paddedW, split,
+                                                 scratch + c * paddedH * paddedW)
+                    }
                 }
                 padded = UnsafePointer(scratch)
             } else {
