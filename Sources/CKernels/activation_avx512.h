@@ -2,7 +2,8 @@
 #define CK_ACTIVATION_AVX512_H
 
 // Private to CKernels (not under include/): one activation on 16 floats in registers, shared by
-// activations.c and the kernels that apply it to their results before storing them (gemm.c).
+// activations.c and the kernels that apply it to their results before storing them (gemm.c,
+// direct_conv.c).
 
 #include "ck_activations.h"
 #include "exp_avx512.h"
@@ -49,6 +50,33 @@ static inline __m512 activation_avx512_one(ck_activation kind, __m512 va, __m512
     case CK_ACT_ERF: return _ZGVeN16v_erff(x);
     }
     return x;
+}
+
+/// Applies `kind` in registers to the vectors v[i], i < count, with i % group < used (a tile of
+/// rows of `group` vectors of which `used` are live; all three constants after inlining). The
+/// switch is taken once, outside the unrolled loop, so the tile's accumulators stay in registers
+/// (a switch per vector made clang spill them: SiLU then cost more than the product). Returns 0,
+/// leaving v alone, for the kinds that call libmvec (tanh, erf, the Gelus): callers apply those
+/// to the stored values.
+__attribute__((target("avx512f,avx512dq,avx2,fma"), always_inline))
+static inline int activation_avx512_registers(ck_activation kind, __m512 va, __m512 vb, __m512 *v, const int count,
+                                              const int group, const int used) {
+#define CK_ACTIVATE_ALL(k)                                                           \
+    _Pragma("clang loop unroll(full)") for (int i = 0; i < count; i++)               \
+        if (i % group < used) v[i] = activation_avx512_one(k, va, vb, v[i]);         \
+    return 1;
+    switch (kind) {
+    case CK_ACT_RELU: CK_ACTIVATE_ALL(CK_ACT_RELU)
+    case CK_ACT_LEAKY_RELU: CK_ACTIVATE_ALL(CK_ACT_LEAKY_RELU)
+    case CK_ACT_CLIP: CK_ACTIVATE_ALL(CK_ACT_CLIP)
+    case CK_ACT_SIGMOID: CK_ACTIVATE_ALL(CK_ACT_SIGMOID)
+    case CK_ACT_HARD_SIGMOID: CK_ACTIVATE_ALL(CK_ACT_HARD_SIGMOID)
+    case CK_ACT_HARD_SWISH: CK_ACTIVATE_ALL(CK_ACT_HARD_SWISH)
+    case CK_ACT_SILU: CK_ACTIVATE_ALL(CK_ACT_SILU)
+    case CK_ACT_EXP: CK_ACTIVATE_ALL(CK_ACT_EXP)
+    default: return 0;
+    }
+#undef CK_ACTIVATE_ALL
 }
 
 #endif

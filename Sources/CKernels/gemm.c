@@ -50,22 +50,27 @@ static inline void tile_of(const int vectors, size_t rows, size_t columns, size_
     __m512 column_bias[3];
 #pragma clang loop unroll(full)
     for (int v = 0; v < vectors; v++) column_bias[v] = bias ? _mm512_maskz_loadu_ps(mask[v], bias + 16 * v) : _mm512_setzero_ps();
-    // The activation is applied in registers, before the tile is stored: a call per stored row
-    // cost as much as the product itself for SiLU on short reductions (YOLO's k = 64 layers).
-    const __m512 va = _mm512_set1_ps(e->a), vb = _mm512_set1_ps(e->b);
+#pragma clang loop unroll(full)
+    for (int r = 0; r < TILE_ROWS; r++) {
+        const float *z = addend && (size_t)r < rows ? addend + (size_t)r * e->ld_addend : NULL;
+#pragma clang loop unroll(full)
+        for (int v = 0; v < vectors; v++) {
+            acc[3 * r + v] = _mm512_add_ps(acc[3 * r + v], column_bias[v]);
+            if (row_bias) acc[3 * r + v] = _mm512_add_ps(acc[3 * r + v], _mm512_set1_ps(row_bias[(size_t)r < rows ? r : 0]));
+            if (z) acc[3 * r + v] = _mm512_add_ps(acc[3 * r + v], _mm512_maskz_loadu_ps(mask[v], z + 16 * v));
+        }
+    }
+    // The activation in registers, before the tile is stored (a call per stored row cost as
+    // much as the product itself for SiLU on short reductions); libmvec's per stored row.
+    const int stored_activation = e->has_activation &&
+        !activation_avx512_registers(e->activation, _mm512_set1_ps(e->a), _mm512_set1_ps(e->b), acc, TILE_ROWS * 3, 3, vectors);
 #pragma clang loop unroll(full)
     for (int r = 0; r < TILE_ROWS; r++) {
         if ((size_t)r < rows) {
-            const float *z = addend ? addend + (size_t)r * e->ld_addend : NULL;
             float *out = c + (size_t)r * ldc;
 #pragma clang loop unroll(full)
-            for (int v = 0; v < vectors; v++) {
-                __m512 value = _mm512_add_ps(acc[3 * r + v], column_bias[v]);
-                if (row_bias) value = _mm512_add_ps(value, _mm512_set1_ps(row_bias[r]));
-                if (z) value = _mm512_add_ps(value, _mm512_maskz_loadu_ps(mask[v], z + 16 * v));
-                if (e->has_activation) value = activation_avx512_one(e->activation, va, vb, value);
-                _mm512_mask_storeu_ps(out + 16 * v, mask[v], value);
-            }
+            for (int v = 0; v < vectors; v++) _mm512_mask_storeu_ps(out + 16 * v, mask[v], acc[3 * r + v]);
+            if (stored_activation) ck_activation_f32(e->activation, e->a, e->b, out, out, columns);
         }
     }
 }
@@ -126,26 +131,25 @@ static inline void dots_of(const int columns, size_t rows, size_t k, const float
             for (int j = 0; j < columns; j++) acc[3 * r + j] = _mm512_fmadd_ps(x, b[j], acc[3 * r + j]);
         }
     }
-    int clamp = e->has_activation && (e->activation == CK_ACT_RELU || e->activation == CK_ACT_CLIP);
-    float low = e->activation == CK_ACT_RELU ? 0 : e->a, high = e->activation == CK_ACT_RELU ? __builtin_inff() : e->b;
+    // The tile's values are gathered so the activation is one call per tile, not per row.
+    float values[TILE_ROWS * 3];
+#pragma clang loop unroll(full)
+    for (int r = 0; r < TILE_ROWS; r++) {
+#pragma clang loop unroll(full)
+        for (int j = 0; j < columns; j++) {
+            float value = _mm512_reduce_add_ps(acc[3 * r + j]);
+            if (bias) value += bias[j];
+            if (row_bias && (size_t)r < rows) value += row_bias[r];
+            if (addend && (size_t)r < rows) value += addend[(size_t)r * e->ld_addend + (size_t)j];
+            values[r * columns + j] = value;
+        }
+    }
+    if (e->has_activation) ck_activation_f32(e->activation, e->a, e->b, values, values, (size_t)(TILE_ROWS * columns));
 #pragma clang loop unroll(full)
     for (int r = 0; r < TILE_ROWS; r++) {
         if ((size_t)r < rows) {
-            float *out = c + (size_t)r * ldc;
 #pragma clang loop unroll(full)
-            for (int j = 0; j < columns; j++) {
-                float value = _mm512_reduce_add_ps(acc[3 * r + j]);
-                if (bias) value += bias[j];
-                if (row_bias) value += row_bias[r];
-                if (addend) value += addend[(size_t)r * e->ld_addend + (size_t)j];
-                // As in the vector epilogue: max then min with the value second, so NaN passes.
-                if (clamp) {
-                    value = value < low ? low : value;
-                    value = value > high ? high : value;
-                }
-                out[j] = value;
-            }
-            if (e->has_activation && !clamp) ck_activation_f32(e->activation, e->a, e->b, out, out, (size_t)columns);
+            for (int j = 0; j < columns; j++) c[(size_t)r * ldc + (size_t)j] = values[r * columns + j];
         }
     }
 }

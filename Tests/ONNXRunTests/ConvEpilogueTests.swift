@@ -1,3 +1,4 @@
+import CKernels
 import Testing
 @testable import ONNXRun
 
@@ -217,6 +218,83 @@ import Testing
             name: "g", nodes: [node],
             inputs: [ValueInfo(name: "x", type: .tensor(elementType: .float, shape: [.known(2), .known(6), .known(7), .known(9)]))],
             outputs: [ValueInfo(name: "y", type: nil)], initializers: ["w": floatTensor([4, 6, 1, 1], (0..<24).map { Float($0) / 24 })])
+        let m = Model(irVersion: 8, opsetImports: ["": 17, FusedActivation.domain: 1], graph: graph)
+        #expect(throws: ONNXRunError.self) {
+            _ = try InferenceSession(model: m, options: .init(threads: 1, optimizationLevel: 0)).run(["x": x])
+        }
+    }
+}
+
+/// `ChannelsLastOutputIntoConv`: a 1×1 Conv → Reshape [N, G, C/G, H, W] → Transpose [0, 1, 3, 4, 2]
+/// (YOLOv5's heads) → Sigmoid becomes one FusedConv writing [N, G, H, W, C/G] with the Sigmoid
+/// fused, with results equal to the unoptimized graph's on one and two threads (A's blocks of
+/// 128 positions: 11×13 = 143 positions is one whole block and a ragged one), and in portable form.
+@Suite struct ChannelsLastOutputTests {
+    /// x[2, 40, 11, 13] → Conv 1×1 to 3·5 channels (bias) → Reshape [2, 3, 5, 11, 13] → Transpose →
+    /// Sigmoid. With `extraOutput` the reshaped tensor is also a graph output.
+    func model(extraOutput: Bool = false) -> Model {
+        let nodes = [
+            Node(name: "head", opType: "Conv", inputs: ["x", "w", "b"], outputs: ["c"], attributes: ["kernel_shape": .ints([1, 1])]),
+            Node(name: "split", opType: "Reshape", inputs: ["c", "split_shape"], outputs: ["s"]),
+            Node(name: "last", opType: "Transpose", inputs: ["s"], outputs: ["t"], attributes: ["perm": .ints([0, 1, 3, 4, 2])]),
+            Node(name: "act", opType: "Sigmoid", inputs: ["t"], outputs: ["y"]),
+        ]
+        let initializers: [String: Tensor] = [
+            "split_shape": try! Tensor(shape: [5], scalars: [Int64(2), 3, 5, 11, 13]),
+            "w": floatTensor([15, 40, 1, 1], (0..<600).map { Float(($0 * 7) % 13) / 10 - 0.6 }),
+            "b": floatTensor([15], (0..<15).map { Float($0) / 10 - 0.7 }),
+        ]
+        let graph = Graph(
+            name: "g", nodes: nodes,
+            inputs: [ValueInfo(name: "x", type: .tensor(elementType: .float, shape: [2, 40, 11, 13].map { .known($0) }))],
+            outputs: [ValueInfo(name: "y", type: nil)] + (extraOutput ? [ValueInfo(name: "s", type: nil)] : []),
+            initializers: initializers)
+        return Model(irVersion: 8, opsetImports: ["": 17], graph: graph)
+    }
+
+    let x = floatTensor([2, 40, 11, 13], (0..<11440).map { Float(($0 * 11) % 17) / 8 - 1 })
+
+    @Test func headWritesChannelsLastDirectly() throws {
+        let m = model()
+        let optimized = try Optimizer.optimize(m, level: 2)
+        #expect(optimized.graph.nodes.map(\.opType) == ["FusedConv"])
+        let fused = try #require(optimized.graph.nodes.first)
+        if case .int(let groups)? = fused.attributes["output_channels_last"] { #expect(groups == 3) } else { Issue.record("not channels-last") }
+        if case .string(let name)? = fused.attributes["activation"] { #expect(name == "Sigmoid") } else { Issue.record("no activation") }
+        let loaded = try InferenceSession(model: m, options: .init(threads: 1, optimizationLevel: 0)).run(["x": x])["y"]!
+        #expect(loaded.shape == [2, 3, 11, 13, 5])
+        for threads in [1, 2] {
+            let y = try InferenceSession(model: m, options: .init(threads: threads, optimizationLevel: 2)).run(["x": x])["y"]!
+            #expect(y.shape == loaded.shape)
+            expectClose(y, loaded, rtol: 1e-5, atol: 1e-6)
+        }
+        // Without AVX-512 the product runs on OpenBLAS with both operands transposed.
+        ck_set_cpu_level(Int32(CK_LEVEL_AVX2))
+        defer { ck_set_cpu_level(Int32(CK_LEVEL_AVX512)) }
+        let fallback = try InferenceSession(model: m, options: .init(threads: 2, optimizationLevel: 2)).run(["x": x])["y"]!
+        expectClose(fallback, loaded, rtol: 1e-5, atol: 1e-6)
+        // The portable form writes the reshape and transpose out again.
+        let portable = try Optimizer.makePortable(optimized)
+        #expect(portable.graph.nodes.allSatisfy { $0.domain.isEmpty })
+        #expect(portable.graph.nodes.contains { $0.opType == "Transpose" })
+        let y = try InferenceSession(model: portable, options: .init(threads: 1, optimizationLevel: 0)).run(["x": x])["y"]!
+        expectClose(y, loaded, rtol: 1e-6, atol: 1e-6)
+    }
+
+    @Test func reshapeReadElsewhereIsKept() throws {
+        let optimized = try Optimizer.optimize(model(extraOutput: true), level: 2)
+        #expect(optimized.graph.nodes.contains { $0.opType == "Transpose" })
+        #expect(!optimized.graph.nodes.contains { $0.attributes["output_channels_last"] != nil })
+    }
+
+    /// A hand-written FusedConv asking for channels-last output of a 3×3 convolution is an error.
+    @Test func channelsLastOutputOfAWindowIsRejected() throws {
+        let node = Node(name: "bad", opType: "FusedConv", domain: FusedActivation.domain, inputs: ["x", "w"], outputs: ["y"],
+                        attributes: ["output_channels_last": .int(3), "pads": .ints([1, 1, 1, 1])])
+        let graph = Graph(
+            name: "g", nodes: [node],
+            inputs: [ValueInfo(name: "x", type: .tensor(elementType: .float, shape: [2, 40, 11, 13].map { .known($0) }))],
+            outputs: [ValueInfo(name: "y", type: nil)], initializers: ["w": floatTensor([15, 40, 3, 3], (0..<5400).map { Float($0 % 9) / 9 })])
         let m = Model(irVersion: 8, opsetImports: ["": 17, FusedActivation.domain: 1], graph: graph)
         #expect(throws: ONNXRunError.self) {
             _ = try InferenceSession(model: m, options: .init(threads: 1, optimizationLevel: 0)).run(["x": x])

@@ -69,6 +69,8 @@ public struct ShapeInference {
     var types: [String: ValueType] = [:]
     /// Known values of small integer tensors (shapes, axes, indices): one dimension per element.
     var values: [String: [Dimension]] = [:]
+    /// Values of small float constants (Resize's scales).
+    var floatValues: [String: [Float]] = [:]
     var issues: [Issue] = []
     var overrides: [String: ValueType] = [:]
     var useValueInfo = true
@@ -120,6 +122,9 @@ public struct ShapeInference {
     }
 
     mutating func recordValue(_ name: String, _ tensor: Tensor) {
+        if tensor.rank <= 1, tensor.count <= 64, tensor.dataType == .float, let floats = try? tensor.scalars(as: Float.self) {
+            floatValues[name] = floats
+        }
         guard tensor.rank <= 1, tensor.count <= 64, tensor.dataType == .int64 || tensor.dataType == .int32,
               let ints = try? Conversion.integers(tensor) else { return }
         values[name] = ints.map { .known($0) }

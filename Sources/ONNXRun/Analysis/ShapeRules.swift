@@ -27,9 +27,20 @@ extension ShapeInference {
             }
         }
         let elements = schemaElementTypes(node, domain: domain)
-        // This project's FusedConv has Conv's output shape (the fusion passes ask for shapes after it).
+        // This project's FusedConv has Conv's output shape (the fusion passes ask for shapes after
+        // it), or with `output_channels_last` G, [N, G, H, W, C/G].
         if domain == FusedActivation.domain && node.opType == "FusedConv" {
-            return [Self.tensor(elements.first ?? elementType(node.inputs.first ?? ""), conv(node))]
+            var shape = conv(node)
+            if let groups = node.intAttribute("output_channels_last"), let s = shape, s.count == 4 {
+                let perGroup: Dimension = s[1].value.map { groups > 0 && $0 % groups == 0 ? .known($0 / groups) : .unknown } ?? .unknown
+                shape = [s[0], .known(groups), s[2], s[3], perGroup]
+            }
+            return [Self.tensor(elements.first ?? elementType(node.inputs.first ?? ""), shape)]
+        }
+        // Its elementwise activations and layer normalization keep their input's shape.
+        if domain == FusedActivation.domain && ["SiLU", "Gelu", "LayerNormalization"].contains(node.opType) {
+            let first = node.inputs.first ?? ""
+            return [Self.tensor(elements.first ?? elementType(first), shape(first))]
         }
         guard domain.isEmpty else { return elements.map { $0.map { Self.tensor($0, nil) } } }
         let first = node.inputs.first ?? ""
@@ -80,6 +91,7 @@ extension ShapeInference {
         case "Gather": return out(gather(node))
         case "Slice": return out(slice(node, shape0))
         case "Expand": return out(expand(node, shape0))
+        case "Resize": return out(resize(node, shape0))
         case "ConstantOfShape":
             var type: DataType? = .float
             if case .tensor(let t)? = node.attributes["value"] { type = t.dataType }
@@ -248,6 +260,23 @@ extension ShapeInference {
         let autoPad = Self.autoPad(node)
         return [x[0], w[0]] + (0..<spatial).map {
             Self.window(x[$0 + 2], kernel: kernel[$0], stride: strides[$0], dilation: dilations[$0], padBegin: pads[$0], padEnd: pads[$0 + spatial], autoPad: autoPad)
+        }
+    }
+
+    /// Resize (opset 10 on): the `sizes` input when known, else floor(input · scale) per axis from
+    /// constant `scales`. Nil with `axes`, a cropping mode or a non-stretching aspect policy.
+    func resize(_ node: Node, _ x: [Dimension]?) -> [Dimension]? {
+        guard let x, node.attributes["axes"] == nil,
+              node.stringAttribute("coordinate_transformation_mode") != "tf_crop_and_resize",
+              (node.stringAttribute("keep_aspect_ratio_policy") ?? "stretch") == "stretch" else { return nil }
+        let scalesIndex = defaultOpset >= 11 ? 2 : 1
+        if defaultOpset >= 11, node.inputs.count > 3, let sizes = knownInts(node.inputs[3]), sizes.count == x.count {
+            return sizes.map { .known($0) }
+        }
+        guard node.inputs.count > scalesIndex, let scales = floatValues[node.inputs[scalesIndex]], scales.count == x.count else { return nil }
+        return zip(x, scales).map { dimension, scale in
+            guard let size = dimension.value else { return scale == 1 ? dimension : .unknown }
+            return .known(Int((Double(size) * Double(scale)).rounded(.down)))
         }
     }
 

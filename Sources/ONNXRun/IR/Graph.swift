@@ -49,6 +49,12 @@ public struct Node: Sendable {
         if case .ints(let v)? = attributes[name] { return v }
         return nil
     }
+
+    /// The value of a STRING attribute; nil when it is absent or of another kind.
+    func stringAttribute(_ name: String) -> String? {
+        if case .string(let v)? = attributes[name] { return v }
+        return nil
+    }
 }
 
 /// A computation graph: nodes plus the values flowing into and out of it.

@@ -153,6 +153,13 @@ struct ConvKernel: TensorKernel {
     /// [g, c] channels and transposed to [c, g], so channel j·g + i is input channel i·c + j.
     /// Depthwise 2-D convolutions only: ShuffleNet's shuffles, read in place instead of copied.
     let inputShuffle: (groups: Int, perGroup: Int)?
+    /// For `FusedConv`'s `output_channels_last` G (set by `ChannelsLastOutputIntoConv`): the
+    /// output is [N, G, H, W, C/G] instead of [N, C, H, W] (a detection head's layout, written
+    /// directly instead of transposed afterwards). Ungrouped 1×1 stride-1 unpadded 2-D only.
+    let outputGroups: Int?
+    /// With `outputGroups` and constant weights: each group's weights transposed once, [G, K, C/G]
+    /// (K input channels), the right-hand side of that group's product Xᵀ · Wᵀ.
+    let channelsLastWeights: Tensor?
 
     init(_ context: KernelContext) throws {
         if context.node.opType == "FusedConv", let shuffle = try context.ints("input_channel_shuffle") {
@@ -203,6 +210,29 @@ struct ConvKernel: TensorKernel {
             }
         }
         direct = packedWeights.flatMap { DirectConvolution(weights: $0, strides: strides, group: group) }
+        if context.node.opType == "FusedConv", let groups = try context.int("output_channels_last") {
+            guard groups >= 1 else { throw context.error(.invalidAttribute, "output_channels_last must be a positive number of groups, got \(groups)") }
+            outputGroups = groups
+            channelsLastWeights = try packedWeights.flatMap { w in
+                guard w.rank == 4, w.shape[0] % groups == 0 else { return nil }
+                return try Self.groupsTransposed(w, groups: groups)
+            }
+        } else {
+            outputGroups = nil
+            channelsLastWeights = nil
+        }
+    }
+
+    /// W [C, K, 1, 1] as [G, K, C/G]: each group's C/G × K weights transposed.
+    static func groupsTransposed(_ w: Tensor, groups: Int) throws -> Tensor {
+        let (outChannels, k) = (w.shape[0], w.count / max(1, w.shape[0]))
+        let perGroup = outChannels / groups
+        let result = try Tensor(uninitialized: .float, shape: [groups, k, perGroup])
+        let source = w.pointer(as: Float.self), target = result.pointer(as: Float.self)
+        for g in 0..<groups {
+            ck_transpose_32(source + g * perGroup * k, target + g * k * perGroup, perGroup, k)
+        }
+        return result
     }
 
     static func asFloat(_ t: Tensor) throws -> Tensor {
@@ -255,6 +285,14 @@ struct ConvKernel: TensorKernel {
             guard spatial.count == 2, groupChannels == 1, groupOut == 1, shuffle.groups * shuffle.perGroup == channels else {
                 throw ONNXRunError(.invalidAttribute, "input_channel_shuffle \([shuffle.groups, shuffle.perGroup]) needs a 2-D depthwise convolution of \(shuffle.groups * shuffle.perGroup) channels, got X \(x.shape) and W \(w.shape) with group \(group)")
             }
+        }
+        if let groups = outputGroups {
+            guard spatial.count == 2, kernel == [1, 1], g.strides == [1, 1], g.padBegin == [0, 0], g.padEnd == [0, 0],
+                  group == 1, outChannels % groups == 0, residual == nil, inputShuffle == nil else {
+                throw ONNXRunError(.invalidAttribute, "output_channels_last \(groups) needs an ungrouped 1×1 stride-1 unpadded 2-D convolution of a multiple of \(groups) output channels without a residual, got X \(x.shape) and W \(w.shape)")
+            }
+            let result = try channelsLast(xf, w, bias: biasValues, groups: groups, threads: context.threads)
+            return [try Self.restore(result, like: x)]
         }
         // The paths other than im2col + sgemm finish with the residual in a pass of their own.
         let pathActivation = residual == nil ? activation : nil
@@ -361,6 +399,59 @@ struct ConvKernel: TensorKernel {
             }
         }
         return [try Self.restore(out, like: x)]
+    }
+
+    /// The 1×1 convolution of `x` [N, K, H, W] written as [N, G, H, W, C/G] (see `outputGroups`):
+    /// per image and group, Y_g (H·W × C/G) = Xᵀ · W_gᵀ + bias, then the activation. With the
+    /// AVX-512 GEMM, blocks of positions are transposed into scratch space (A) and multiplied by
+    /// the group's transposed weights with bias and activation applied in registers; otherwise
+    /// OpenBLAS reads both operands transposed and the epilogue runs per row.
+    private func channelsLast(_ x: Tensor, _ w: Tensor, bias: [Float]?, groups: Int, threads: Int) throws -> Tensor {
+        let (batch, k, height, width) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let outChannels = w.shape[0], perGroup = outChannels / groups, positions = height * width
+        let out = try Tensor(uninitialized: .float, shape: [batch, groups, height, width, perGroup])
+        if out.count == 0 { return out }
+        let xp = UnsafePointer(x.pointer(as: Float.self)), yp = out.pointer(as: Float.self)
+        let transposed = try channelsLastWeights ?? Self.groupsTransposed(w, groups: groups)
+        let wt = UnsafePointer(transposed.pointer(as: Float.self))
+        let function = activation.kernelParameters
+        let biasValues = bias ?? [Float](repeating: 0, count: outChannels)
+        guard FusedGEMM.isAvailable, k > 0 else {
+            for n in 0..<batch {
+                for gi in 0..<groups {
+                    let y = yp + (n * groups + gi) * positions * perGroup
+                    BLAS.sgemm(transA: true, m: positions, n: perGroup, k: k, alpha: 1, a: xp + n * k * positions, lda: positions,
+                               b: wt + gi * k * perGroup, ldb: perGroup, beta: 0, c: y, ldc: perGroup)
+                    for p in 0..<positions {
+                        for j in 0..<perGroup { y[p * perGroup + j] += biasValues[gi * perGroup + j] }
+                    }
+                }
+            }
+            activation?.apply(yp, count: out.count, threads: threads)
+            return out
+        }
+        // Blocks of positions: A (block × k) stays in L2 while every group's product reads it.
+        let block = 128, blocks = (positions + block - 1) / block
+        biasValues.withUnsafeBufferPointer { biasBuffer in
+            let biasBase = biasBuffer.baseAddress!
+            Parallel.forEach(batch * blocks, threads: threads, costPerItem: block * k * outChannels) { items in
+                BufferCache.withScratch(floats: block * k + FusedGEMM.scratchFloats(k: k)) { scratch in
+                    for item in items {
+                        let n = item / blocks, first = item % blocks * block, rows = min(block, positions - first)
+                        ck_transpose_strided_32(xp + n * k * positions + first, positions, scratch, k, k, rows)
+                        for gi in 0..<groups {
+                            var epilogue = ck_gemm_epilogue(
+                                bias: biasBase + gi * perGroup, row_bias: nil, addend: nil, ld_addend: 0,
+                                has_activation: function.present, activation: function.kind, a: function.a, b: function.b)
+                            ck_gemm_f32(rows, perGroup, k, scratch, k, wt + gi * k * perGroup, perGroup, &epilogue,
+                                        yp + ((n * groups + gi) * positions + first) * perGroup, perGroup,
+                                        0, ck_gemm_panel_count(perGroup), scratch + block * k)
+                        }
+                    }
+                }
+            }
+        }
+        return out
     }
 
     /// Adds the bias (`bias[firstChannel + c]` to channel c) and the residual (laid out as

@@ -61,6 +61,7 @@ enum FusedExpansion {
                 conv.attributes["activation"] = nil
                 conv.attributes["activation_params"] = nil
                 conv.attributes["input_channel_shuffle"] = nil
+                conv.attributes["output_channels_last"] = nil
                 conv.name = "\(node.name)/Conv"
                 conv.inputs = Array(node.inputs.prefix(3))
                 // The channel shuffle read in place: X viewed as [N, g, c, H·W], transposed to
@@ -83,10 +84,28 @@ enum FusedExpansion {
                 product = e.add("MatMul", [left, right])
                 if let bias = input(2) { product = e.add("Add", [product, bias]) }
             }
+            // With `output_channels_last` G the (activated) result [N, C, H, W] is split into
+            // [N, G, C/G, H, W], H and W taken from X (a 1×1 stride-1 convolution keeps them), and
+            // moved to [N, G, H, W, C/G].
+            var finalOutput = output
+            var groups: Int?
+            if node.opType == "FusedConv", case .int(let g)? = node.attributes["output_channels_last"] {
+                groups = g
+                finalOutput = "\(node.name)/channels_first"
+            }
             if let activation = try FusedActivation(node) {
-                activation.expand(product, into: &e, output: output, opset: opset)
+                activation.expand(product, into: &e, output: finalOutput, opset: opset)
             } else {
-                e.nodes[e.nodes.count - 1].outputs = [output]  // the product is the result
+                e.nodes[e.nodes.count - 1].outputs = [finalOutput]  // the product is the result
+            }
+            if let groups {
+                guard let x = input(0) else { throw malformed(node, "needs input X") }
+                let shape = e.add("Shape", [x])
+                let batch = e.add("Gather", [shape, e.constant(ints: [0])])
+                let spatial = e.add("Gather", [shape, e.constant(ints: [2, 3])])
+                let target = e.add("Concat", [batch, e.constant(ints: [groups, -1]), spatial], ["axis": .int(0)])
+                let split = e.add("Reshape", [finalOutput, target])
+                e.add("Transpose", [split], output: output, ["perm": .ints([0, 1, 3, 4, 2])])
             }
         case "LayerNormalization":
             guard let x = input(0), let scale = input(1) else { throw malformed(node, "needs inputs X and Scale") }

@@ -376,7 +376,63 @@ struct ChannelShuffleIntoConv: OptimizationPass {
     /// A Conv, or a FusedConv not yet reading a shuffle, with a data input and weights.
     private static func isDepthwiseCandidate(_ node: Node) -> Bool {
         let conv = node.isStandard("Conv")
-            || (node.opType == "FusedConv" && node.domain == FusedActivation.domain && node.attributes["input_channel_shuffle"] == nil)
+            || (node.opType == "FusedConv" && node.domain == FusedActivation.domain && node.attributes["input_channel_shuffle"] == nil
+                && node.attributes["output_channels_last"] == nil)
         return conv && node.inputs.count >= 2 && !node.inputs[0].isEmpty && node.outputs.count == 1
+    }
+}
+
+/// Replaces a detection head's 1×1 convolution whose output is split into groups and moved to
+/// channels-last, Conv [N, C, H, W] → Reshape [N, G, C/G, H, W] → Transpose [0, 1, 3, 4, 2]
+/// (YOLOv5's three heads), by a `FusedConv` with `output_channels_last` G that writes
+/// [N, G, H, W, C/G] directly: the product is computed as Xᵀ · Wᵀ per group, so the output is
+/// stored once, already transposed, and a following activation (the heads' Sigmoid) fuses into
+/// it as usual. Only for ungrouped 1×1 stride-1 unpadded convolutions with constant weights and
+/// static shapes, when nothing else reads the intermediate values.
+struct ChannelsLastOutputIntoConv: OptimizationPass {
+    var name: String { "channels-last-output-into-conv" }
+
+    func run(on model: inout Model) throws -> Bool {
+        // The portable expansion reshapes by a computed shape, an input from opset 5 on.
+        guard (model.opsetImports[""] ?? 1) >= 5 else { return false }
+        let patterns = PatternIndex(model)
+        var inferred: ShapeInference.Result?
+        var rewrites: [Rewrite] = []
+        for (index, conv) in model.graph.nodes.enumerated() where Self.isPointwiseCandidate(conv) {
+            guard let split = patterns.soleReader(of: conv.outputs[0]), split.node.isStandard("Reshape"),
+                  split.node.inputs.first == conv.outputs[0],
+                  let transpose = patterns.soleReader(of: split.node.outputs[0]), transpose.node.isStandard("Transpose"),
+                  case .ints([0, 1, 3, 4, 2])? = transpose.node.attributes["perm"],
+                  patterns.constants.contains(conv.inputs[1]), let w = model.graph.initializers[conv.inputs[1]],
+                  w.rank == 4, w.shape[2] == 1, w.shape[3] == 1
+            else { continue }
+            if inferred == nil { inferred = ShapeInference.infer(model) }
+            guard let xShape = inferred?.shape(of: conv.inputs[0])?.map(\.value), xShape.count == 4, !xShape.contains(nil),
+                  let splitShape = inferred?.shape(of: split.node.outputs[0])?.map(\.value), splitShape.count == 5,
+                  let groups = splitShape[1], let perGroup = splitShape[2], groups * perGroup == w.shape[0],
+                  splitShape[0] == xShape[0], splitShape[3] == xShape[2], splitShape[4] == xShape[3], w.shape[1] == xShape[1]
+            else { continue }
+            var fused = conv
+            fused.opType = "FusedConv"
+            fused.domain = FusedActivation.domain
+            fused.outputs = transpose.node.outputs
+            fused.attributes["output_channels_last"] = .int(groups)
+            rewrites.append(Rewrite(removed: [index, split.index, transpose.index], replacement: fused))
+        }
+        return model.apply(rewrites)
+    }
+
+    /// A Conv (or a FusedConv without an activation, residual or shuffle) that is 1×1 by its
+    /// attributes: group 1, strides 1, no padding.
+    private static func isPointwiseCandidate(_ node: Node) -> Bool {
+        let fusedPlain = node.opType == "FusedConv" && node.domain == FusedActivation.domain
+            && node.attributes["activation"] == nil && node.attributes["input_channel_shuffle"] == nil
+            && node.attributes["output_channels_last"] == nil && node.inputs.count <= 3
+        guard node.isStandard("Conv") || fusedPlain, node.inputs.count >= 2, !node.inputs[0].isEmpty, node.outputs.count == 1 else { return false }
+        func ints(_ name: String) -> [Int]? { if case .ints(let v)? = node.attributes[name] { v } else { nil } }
+        if case .int(let group)? = node.attributes["group"], group != 1 { return false }
+        if case .string(let pad)? = node.attributes["auto_pad"], !["NOTSET", "VALID", ""].contains(pad) { return false }
+        return (ints("strides") ?? []).allSatisfy { $0 == 1 } && (ints("pads") ?? []).allSatisfy { $0 == 0 }
+            && (ints("kernel_shape") ?? [1, 1]) == [1, 1]
     }
 }

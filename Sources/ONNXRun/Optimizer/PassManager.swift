@@ -21,8 +21,8 @@ public enum Optimizer {
         guard level > 1 else { return cleanup }
         let fusions: [any OptimizationPass] = [
             LayerNormFusion(), GeluFusion(), SiLUFusion(), AttentionFusion(), TransposeIntoMatMul(), MatMulBiasFusion(),
-            MatMulActivationFusion(), GemmActivationFusion(), ScaleShiftIntoProducer(), BatchNormIntoConv(), ConvAddFusion(), ConvActivationFusion(),
-            ChannelShuffleIntoConv(), DeadNodeElimination(),
+            MatMulActivationFusion(), GemmActivationFusion(), ScaleShiftIntoProducer(), BatchNormIntoConv(), ConvAddFusion(),
+            ChannelsLastOutputIntoConv(), ConvActivationFusion(), ChannelShuffleIntoConv(), DeadNodeElimination(),
         ]
         return cleanup + fusions
     }
