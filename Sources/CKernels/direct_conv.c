@@ -97,13 +97,17 @@ static inline void tile(const float *padded, size_t in_channels, size_t padded_h
     }
     // Constant indices only (the test inside the unrolled loop), so acc stays in registers.
 #pragma clang loop unroll(full)
-    for (int o = 0; o < 16; o++) {
-        if ((size_t)o < channels) {
-            __m512 sum = bias ? _mm512_add_ps(acc[o], _mm512_set1_ps(bias[o])) : acc[o];
-            if (activation) sum = activation_avx512_one(activation->kind, va, vb, sum);
-            _mm512_mask_storeu_ps(y + o * plane, mask, sum);
-        }
+    for (int o = 0; o < 16; o++)
+        if (bias && (size_t)o < channels) acc[o] = _mm512_add_ps(acc[o], _mm512_set1_ps(bias[o]));
+    // The activation with one switch for the tile (see activation_avx512_registers); the kinds
+    // that call libmvec one vector at a time.
+    if (activation && !activation_avx512_registers(activation->kind, va, vb, acc, 16, 1, 1)) {
+#pragma clang loop unroll(full)
+        for (int o = 0; o < 16; o++) acc[o] = activation_avx512_one(activation->kind, va, vb, acc[o]);
     }
+#pragma clang loop unroll(full)
+    for (int o = 0; o < 16; o++)
+        if ((size_t)o < channels) _mm512_mask_storeu_ps(y + o * plane, mask, acc[o]);
 }
 
 __attribute__((target("avx512f,avx512dq,avx2,fma")))
