@@ -99,10 +99,7 @@ enum FusedGEMM {
     /// A constant k × n matrix B copied once into the kernel's panel layout: panel p holds columns
     /// [48p, 48p + 48) as k contiguous rows of 48 floats (zero-padded). For B with long rows (a
     /// language model's head: 768 × 50257), packing panels at run time reads each panel's rows
-    /// from a different page, about 15% slower than reading panels already laid out. FusedMatMul
-    /// packs every constant B (a transformer's weights, streamed from memory once per run):
-    /// BERT-base 240 → 215 ms at 1 thread, for a second copy of the weights (RSS 453 → 777 MB,
-    /// onnxruntime's 707).
+    /// from a different page, about 15% slower than reading panels already laid out.
     struct PackedMatrix: Sendable {
         /// Fewest columns for which a matrix is packed at plan time.
         static let minimumColumns = 4096
@@ -114,10 +111,9 @@ enum FusedGEMM {
         var k: Int { source.shape[0] }
         var n: Int { source.shape[1] }
 
-        /// Packs `b` (float, rank 2, at least `minimumColumns` columns); nil when the kernel is
-        /// unavailable or `b` does not qualify.
-        init?(_ b: Tensor, minimumColumns: Int = Self.minimumColumns) {
-            guard FusedGEMM.isAvailable, b.dataType == .float, b.rank == 2, b.shape[1] >= minimumColumns else { return nil }
+        /// Packs `b` (float, rank 2); nil when the kernel is unavailable or `b` does not qualify.
+        init?(_ b: Tensor) {
+            guard FusedGEMM.isAvailable, b.dataType == .float, b.rank == 2, b.shape[1] >= Self.minimumColumns else { return nil }
             let (k, n) = (b.shape[0], b.shape[1])
             let width = Int(CK_GEMM_PANEL), count = (n + width - 1) / width
             guard let panels = try? Tensor(zeros: .float, shape: [count, k, width]) else { return nil }
@@ -134,19 +130,15 @@ enum FusedGEMM {
         /// True when `b` is the matrix this was packed from.
         func packs(_ b: Tensor) -> Bool { b.storage === source.storage && b.shape == source.shape }
 
-        /// C (m × n, row stride ldc) = f(A (m × k, row stride lda) · B + bias[j]) (bias and f when
-        /// given), split across threads like `run`.
-        func multiply(m: Int, a: UnsafePointer<Float>, lda: Int, bias: UnsafePointer<Float>? = nil, activation: FusedActivation? = nil,
-                      c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int) {
+        /// C (m × n, row stride ldc) = A (m × k, row stride lda) · B, split across threads like `run`.
+        func multiply(m: Int, a: UnsafePointer<Float>, lda: Int, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int) {
             let width = Int(CK_GEMM_PANEL), (k, n) = (k, n)
             let base = UnsafePointer(panels.pointer(as: Float.self))
-            let function = activation.kernelParameters
             FusedGEMM.forEachBlock(m: m, panels: (n + width - 1) / width, k: k, threads: threads, scratchFloats: 0) { rows, panel, _ in
-                var epilogue = ck_gemm_epilogue(
-                    bias: bias.map { $0 + panel * width }, row_bias: nil, addend: nil, ld_addend: 0,
-                    has_activation: function.present, activation: function.kind, a: function.a, b: function.b)
-                ck_gemm_f32(rows.count, min(width, n - panel * width), k, a + rows.lowerBound * lda, lda,
-                            base + panel * k * width, width, &epilogue, c + rows.lowerBound * ldc + panel * width, ldc, 0, 1, nil)
+                withUnsafePointer(to: FusedGEMM.noEpilogue) { e in
+                    ck_gemm_f32(rows.count, min(width, n - panel * width), k, a + rows.lowerBound * lda, lda,
+                                base + panel * k * width, width, e, c + rows.lowerBound * ldc + panel * width, ldc, 0, 1, nil)
+                }
             }
         }
     }

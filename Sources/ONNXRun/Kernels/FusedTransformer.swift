@@ -52,8 +52,6 @@ struct FusedMatMulKernel: TensorKernel {
     let transA: Bool, transB: Bool
     let activation: FusedActivation?
     let fallback: ExpansionFallback
-    /// A constant B (a layer's weights) in the GEMM's panel layout, packed once at plan time.
-    let packedB: FusedGEMM.PackedMatrix?
 
     init(_ context: KernelContext) throws {
         try context.expectInputs(2, 3)
@@ -61,8 +59,6 @@ struct FusedMatMulKernel: TensorKernel {
         transB = try context.ints("perm_b") != nil
         activation = try FusedActivation(context.node)
         fallback = try ExpansionFallback(context.node)
-        let constantB = context.constantInputs.count > 1 ? context.constantInputs[1] : nil
-        packedB = transB ? nil : constantB.flatMap { FusedGEMM.PackedMatrix($0, minimumColumns: Int(CK_GEMM_PANEL)) }
     }
 
     func compute(_ inputs: [Tensor?], _ context: RunContext) throws -> [Tensor] {
@@ -85,13 +81,6 @@ struct FusedMatMulKernel: TensorKernel {
         if !transA && !transB && b.rank == 2 && FusedGEMM.isAvailable {
             let biasValues: [Float]? = try bias.map { bias in
                 bias.count == n ? try bias.scalars(as: Float.self) : [Float](repeating: try bias.scalars(as: Float.self)[0], count: n)
-            }
-            if let packedB, packedB.packs(b) {
-                (biasValues ?? []).withUnsafeBufferPointer { values in
-                    packedB.multiply(m: m * batchCount, a: pa, lda: k, bias: biasValues == nil ? nil : values.baseAddress,
-                                     activation: activation, c: po, ldc: n, threads: context.threads)
-                }
-                return [out]
             }
             FusedGEMM.run(m: m * batchCount, n: n, k: k, a: pa, lda: k, b: pb, ldb: n, bias: biasValues,
                           activation: activation, c: po, ldc: n, threads: context.threads)

@@ -215,7 +215,7 @@ struct MatMulKernel: TensorKernel {
 
     init(_ context: KernelContext) throws {
         try context.expectInputs(2)
-        packedB = context.constantInputs.count > 1 ? context.constantInputs[1].flatMap { FusedGEMM.PackedMatrix($0) } : nil
+        packedB = context.constantInputs.count > 1 ? context.constantInputs[1].flatMap(FusedGEMM.PackedMatrix.init) : nil
     }
 
     func compute(_ inputs: [Tensor?], _ context: RunContext) throws -> [Tensor] {
