@@ -229,3 +229,65 @@ private func transpose(_ a: [Float], rows: Int, cols: Int) -> [Float] {
         }
     }
 }
+
+/// `PackMatMulWeights`: a FusedMatMul's constant weights are stored as the GEMM's panels in the
+/// optimized graph (the original dropped), and results match the graph as loaded on one and two
+/// threads, in portable form, and through the kernel's expansion fallback (B fed at run time).
+/// 18 rows (two whole tiles and two rows), 100 columns (two panels and 4 columns).
+@Suite struct PackedWeightsTests {
+    let x = floatTensor([2, 9, 20], sampleValues(360, seed: 33))
+
+    /// x[2, 9, 20] → MatMul W[20, 100] → Add b → Relu (one FusedMatMul with its epilogue), with
+    /// `sharedWeight` also read by a second MatMul.
+    func model(sharedWeight: Bool = false) -> Model {
+        var nodes = [
+            Node(name: "mm", opType: "MatMul", inputs: ["x", "w"], outputs: ["p"]),
+            Node(name: "add", opType: "Add", inputs: ["p", "b"], outputs: ["a"]),
+            Node(name: "relu", opType: "Relu", inputs: ["a"], outputs: ["y"]),
+        ]
+        if sharedWeight { nodes.append(Node(name: "mm2", opType: "MatMul", inputs: ["x", "w"], outputs: ["z"])) }
+        let graph = Graph(
+            name: "g", nodes: nodes,
+            inputs: [ValueInfo(name: "x", type: .tensor(elementType: .float, shape: [2, 9, 20].map { .known($0) }))],
+            outputs: [ValueInfo(name: "y", type: nil)] + (sharedWeight ? [ValueInfo(name: "z", type: nil)] : []),
+            initializers: ["w": floatTensor([20, 100], sampleValues(2000, seed: 31)), "b": floatTensor([100], sampleValues(100, seed: 32))])
+        return Model(irVersion: 8, opsetImports: ["": 17], graph: graph)
+    }
+
+    @Test(.enabled(if: FusedGEMM.isAvailable, "packing is for the AVX-512 GEMM"))
+    func weightsAreStoredPackedOnce() throws {
+        let m = model()
+        let optimized = try Optimizer.optimize(m, level: 2)
+        #expect(optimized.graph.nodes.map(\.opType) == ["FusedMatMul"])
+        let node = try #require(optimized.graph.nodes.first { $0.opType == "FusedMatMul" })
+        if case .int(let columns)? = node.attributes["packed_columns"] { #expect(columns == 100) } else { Issue.record("not packed") }
+        #expect(optimized.graph.initializers[node.inputs[1]]?.shape == [3, 20, 48])
+        #expect(optimized.graph.initializers["w"] == nil)
+        let loaded = try InferenceSession(model: m, options: .init(threads: 1, optimizationLevel: 0)).run(["x": x])["y"]!
+        var results: [Tensor] = []
+        for threads in [1, 2] {
+            let y = try InferenceSession(model: m, options: .init(threads: threads, optimizationLevel: 2)).run(["x": x])["y"]!
+            expectClose(y, loaded, rtol: 1e-5, atol: 1e-5)
+            results.append(y)
+        }
+        #expect(try results[0].scalars(as: Float.self) == results[1].scalars(as: Float.self))
+        // Portable: the panels are unpacked by Transpose, Reshape and Slice.
+        let portable = try Optimizer.makePortable(optimized)
+        #expect(portable.graph.nodes.allSatisfy { $0.domain.isEmpty })
+        expectClose(try InferenceSession(model: portable, options: .init(threads: 1, optimizationLevel: 0)).run(["x": x])["y"]!,
+                    loaded, rtol: 1e-5, atol: 1e-5)
+        // B fed at run time is not read in place: the kernel's expansion unpacks it.
+        var fed = optimized
+        let panels = try #require(fed.graph.initializers[node.inputs[1]])
+        fed.graph.initializers[node.inputs[1]] = nil
+        fed.graph.inputs.append(ValueInfo(name: node.inputs[1], type: .tensor(elementType: .float, shape: panels.shape.map { .known($0) })))
+        let y = try InferenceSession(model: fed, options: .init(threads: 2, optimizationLevel: 0)).run(["x": x, node.inputs[1]: panels])["y"]!
+        expectClose(y, loaded, rtol: 1e-5, atol: 1e-5)
+    }
+
+    @Test func sharedWeightsAreNotPacked() throws {
+        let optimized = try Optimizer.optimize(model(sharedWeight: true), level: 2)
+        #expect(!optimized.graph.nodes.contains { $0.attributes["packed_columns"] != nil })
+        #expect(optimized.graph.initializers["w"] != nil)
+    }
+}

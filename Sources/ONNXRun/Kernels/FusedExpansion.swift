@@ -80,7 +80,13 @@ enum FusedExpansion {
             } else {
                 guard let a = input(0), let b = input(1) else { throw malformed(node, "needs inputs A and B") }
                 let left = ints("perm_a").map { e.add("Transpose", [a], ["perm": .ints($0)]) } ?? a
-                let right = ints("perm_b").map { e.add("Transpose", [b], ["perm": .ints($0)]) } ?? b
+                var right = ints("perm_b").map { e.add("Transpose", [b], ["perm": .ints($0)]) } ?? b
+                // Weights stored as the GEMM's panels [⌈n/48⌉, k, 48]: [k, ⌈n/48⌉·48], first n columns.
+                if case .int(let columns)? = node.attributes["packed_columns"] {
+                    let rows = e.add("Transpose", [b], ["perm": .ints([1, 0, 2])])
+                    let flat = e.add("Reshape", [rows, e.constant(ints: [0, -1])])
+                    right = e.add("Slice", [flat, e.constant(ints: [0]), e.constant(ints: [columns]), e.constant(ints: [1])])
+                }
                 product = e.add("MatMul", [left, right])
                 if let bias = input(2) { product = e.add("Add", [product, bias]) }
             }

@@ -104,16 +104,32 @@ enum FusedGEMM {
         /// Fewest columns for which a matrix is packed at plan time.
         static let minimumColumns = 4096
 
-        /// The matrix it was packed from (the same storage is what the kernel is then given).
+        /// The tensor the kernel is given for B: the matrix it was packed from, or with `packed`,
+        /// the panels themselves (a graph whose weights `PackMatMulWeights` stored packed).
         let source: Tensor
         private let panels: Tensor
         /// B's rows (the reduction) and columns.
-        var k: Int { source.shape[0] }
-        var n: Int { source.shape[1] }
+        let k: Int
+        let n: Int
 
         /// Packs `b` (float, rank 2); nil when the kernel is unavailable or `b` does not qualify.
         init?(_ b: Tensor) {
-            guard FusedGEMM.isAvailable, b.dataType == .float, b.rank == 2, b.shape[1] >= Self.minimumColumns else { return nil }
+            guard FusedGEMM.isAvailable, b.rank == 2, b.shape[1] >= Self.minimumColumns, let panels = Self.panels(of: b) else { return nil }
+            (source, self.panels, k, n) = (b, panels, b.shape[0], b.shape[1])
+        }
+
+        /// Wraps panels already laid out ([⌈n/48⌉, k, 48] floats) without a copy; nil when the
+        /// kernel is unavailable or the shape does not match `columns`.
+        init?(packed: Tensor, columns: Int) {
+            let width = Int(CK_GEMM_PANEL)
+            guard FusedGEMM.isAvailable, packed.dataType == .float, packed.rank == 3, packed.shape[2] == width, columns > 0,
+                  packed.shape[0] == (columns + width - 1) / width else { return nil }
+            (source, panels, k, n) = (packed, packed, packed.shape[1], columns)
+        }
+
+        /// `b` (float, k × n) as panels [⌈n/48⌉, k, 48], zero-padded; nil when `b` is not a float matrix.
+        static func panels(of b: Tensor) -> Tensor? {
+            guard b.dataType == .float, b.rank == 2 else { return nil }
             let (k, n) = (b.shape[0], b.shape[1])
             let width = Int(CK_GEMM_PANEL), count = (n + width - 1) / width
             guard let panels = try? Tensor(zeros: .float, shape: [count, k, width]) else { return nil }
@@ -124,21 +140,25 @@ enum FusedGEMM {
                     (into + (p * k + row) * width).update(from: from + row * n + p * width, count: columns)
                 }
             }
-            (source, self.panels) = (b, panels)
+            return panels
         }
 
-        /// True when `b` is the matrix this was packed from.
+        /// True when `b` is the tensor this was made from.
         func packs(_ b: Tensor) -> Bool { b.storage === source.storage && b.shape == source.shape }
 
-        /// C (m × n, row stride ldc) = A (m × k, row stride lda) · B, split across threads like `run`.
-        func multiply(m: Int, a: UnsafePointer<Float>, lda: Int, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int) {
+        /// C (m × n, row stride ldc) = f(A (m × k, row stride lda) · B + bias[j]) (bias and f when
+        /// given), split across threads like `run`.
+        func multiply(m: Int, a: UnsafePointer<Float>, lda: Int, bias: UnsafePointer<Float>? = nil, activation: FusedActivation? = nil,
+                      c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int) {
             let width = Int(CK_GEMM_PANEL), (k, n) = (k, n)
             let base = UnsafePointer(panels.pointer(as: Float.self))
+            let function = activation.kernelParameters
             FusedGEMM.forEachBlock(m: m, panels: (n + width - 1) / width, k: k, threads: threads, scratchFloats: 0) { rows, panel, _ in
-                withUnsafePointer(to: FusedGEMM.noEpilogue) { e in
-                    ck_gemm_f32(rows.count, min(width, n - panel * width), k, a + rows.lowerBound * lda, lda,
-                                base + panel * k * width, width, e, c + rows.lowerBound * ldc + panel * width, ldc, 0, 1, nil)
-                }
+                var epilogue = ck_gemm_epilogue(
+                    bias: bias.map { $0 + panel * width }, row_bias: nil, addend: nil, ld_addend: 0,
+                    has_activation: function.present, activation: function.kind, a: function.a, b: function.b)
+                ck_gemm_f32(rows.count, min(width, n - panel * width), k, a + rows.lowerBound * lda, lda,
+                            base + panel * k * width, width, &epilogue, c + rows.lowerBound * ldc + panel * width, ldc, 0, 1, nil)
             }
         }
     }

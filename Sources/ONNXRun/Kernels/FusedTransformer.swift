@@ -47,11 +47,17 @@ struct ExpansionFallback: Sendable {
 
 /// FusedMatMul: Y = activation(op(A) · op(B) + bias), numpy MatMul semantics, where op swaps the
 /// last two axes when `perm_a` / `perm_b` is given (a Transpose folded into the product) and bias is
-/// a 1-D tensor added along the last axis.
+/// a 1-D tensor added along the last axis. With `packed_columns` n (set by `PackMatMulWeights`),
+/// B is a constant k × n matrix stored as the GEMM's panels [⌈n/48⌉, k, 48].
 struct FusedMatMulKernel: TensorKernel {
     let transA: Bool, transB: Bool
     let activation: FusedActivation?
     let fallback: ExpansionFallback
+    /// With `packed_columns`: the panels, read in place (nil without the AVX-512 GEMM, when the
+    /// expansion unpacks B instead).
+    let packedB: FusedGEMM.PackedMatrix?
+    /// True when B is stored packed (`packed_columns`).
+    let bIsPacked: Bool
 
     init(_ context: KernelContext) throws {
         try context.expectInputs(2, 3)
@@ -59,11 +65,23 @@ struct FusedMatMulKernel: TensorKernel {
         transB = try context.ints("perm_b") != nil
         activation = try FusedActivation(context.node)
         fallback = try ExpansionFallback(context.node)
+        if let columns = try context.int("packed_columns") {
+            guard columns > 0, !transB else { throw context.error(.invalidAttribute, "packed_columns must be positive and B not transposed, got \(columns)") }
+            bIsPacked = true
+            packedB = (context.constantInputs.count > 1 ? context.constantInputs[1] : nil).flatMap { FusedGEMM.PackedMatrix(packed: $0, columns: columns) }
+        } else {
+            bIsPacked = false
+            packedB = nil
+        }
     }
 
     func compute(_ inputs: [Tensor?], _ context: RunContext) throws -> [Tensor] {
         guard let a = inputs[0], let b = inputs[1] else { throw ONNXRunError(.invalidInput, "A and B are required") }
         let bias = inputs.count > 2 ? inputs[2] : nil
+        if bIsPacked {
+            guard let packedB, packedB.packs(b) else { return try fallback.run(inputs, context) }
+            return [try multiplyPacked(a, packedB, bias: bias, context)]
+        }
         guard a.dataType == .float, b.dataType == .float, a.rank >= 2, b.rank >= 2,
               bias.map({ $0.dataType == .float && $0.rank == 1 }) ?? true
         else { return try fallback.run(inputs, context) }
@@ -115,6 +133,26 @@ struct FusedMatMulKernel: TensorKernel {
             }
         }
         return [out]
+    }
+
+    /// A (…, m, k) · packed B + bias, then the activation, from the panels in place.
+    private func multiplyPacked(_ a: Tensor, _ packed: FusedGEMM.PackedMatrix, bias: Tensor?, _ context: RunContext) throws -> Tensor {
+        let (k, n) = (packed.k, packed.n)
+        guard a.dataType == .float, a.rank >= 2, !transA, a.shape[a.rank - 1] == k,
+              bias.map({ $0.dataType == .float && $0.rank == 1 && ($0.count == n || $0.count == 1) }) ?? true else {
+            throw ONNXRunError(.shapeMismatch, "A \(a.shape) does not match the packed \(k) × \(n) weights (or the bias does not)")
+        }
+        let out = try Tensor(uninitialized: .float, shape: Array(a.shape.dropLast()) + [n])
+        if out.count == 0 { return out }
+        let rows = out.count / n
+        let biasValues: [Float]? = try bias.map { bias in
+            bias.count == n ? try bias.scalars(as: Float.self) : [Float](repeating: try bias.scalars(as: Float.self)[0], count: n)
+        }
+        (biasValues ?? []).withUnsafeBufferPointer { values in
+            packed.multiply(m: rows, a: a.pointer(as: Float.self), lda: k, bias: biasValues == nil ? nil : values.baseAddress,
+                            activation: activation, c: out.pointer(as: Float.self), ldc: n, threads: context.threads)
+        }
+        return out
     }
 }
 

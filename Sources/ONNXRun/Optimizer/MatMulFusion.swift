@@ -1,3 +1,5 @@
+internal import CKernels
+
 /// Fusions around matrix products: Transposes folded into MatMul and Gemm operands, a constant
 /// bias Add folded into the product (`FusedMatMul`), and an activation applied in its epilogue.
 
@@ -176,5 +178,44 @@ struct GemmActivationFusion: OptimizationPass {
         }
         for (name, tensor) in newInitializers { model.graph.initializers[name] = tensor }
         return model.apply(rewrites)
+    }
+}
+
+/// Stores each FusedMatMul's constant weights B (k × n) in the layout the AVX-512 GEMM reads,
+/// `FusedGEMM.PackedMatrix`'s panels [⌈n/48⌉, k, 48], marking the node with `packed_columns` n:
+/// contiguous panels are faster to stream than 48-column strips of rows (BERT-base 240 → 215 ms
+/// at 1 thread), and because the packed tensor replaces the original in the graph the weights
+/// are held once. Only when this CPU runs the GEMM (the packed model is for this machine; the
+/// portable form and the kernel's fallback unpack B with Transpose, Reshape and Slice), and only
+/// for weights nothing else reads. Each weight is packed and its original dropped in turn, so at
+/// most one weight is held twice while the pass runs.
+struct PackMatMulWeights: OptimizationPass {
+    var name: String { "pack-matmul-weights" }
+
+    func run(on model: inout Model) throws -> Bool {
+        guard FusedGEMM.isAvailable, (model.opsetImports[""] ?? 1) >= 10 else { return false }
+        // Candidates first, so no copy of the graph is alive while its weights are replaced.
+        var candidates: [(node: Int, weight: String)] = []
+        do {
+            let patterns = PatternIndex(model)
+            for (index, node) in model.graph.nodes.enumerated()
+            where node.opType == "FusedMatMul" && node.domain == FusedActivation.domain && node.inputs.count >= 2
+                && node.attributes["perm_b"] == nil && node.attributes["packed_columns"] == nil {
+                let weight = node.inputs[1]
+                guard patterns.constants.contains(weight), patterns.isReadOnly(weight, by: index),
+                      let b = model.graph.initializers[weight], b.dataType == .float, b.rank == 2, b.shape[1] >= Int(CK_GEMM_PANEL)
+                else { continue }
+                candidates.append((index, weight))
+            }
+        }
+        for (index, weight) in candidates {
+            guard let b = model.graph.initializers[weight], let packed = FusedGEMM.PackedMatrix.panels(of: b) else { continue }
+            let name = "\(weight)/panels"
+            model.graph.initializers[weight] = nil
+            model.graph.initializers[name] = packed
+            model.graph.nodes[index].inputs[1] = name
+            model.graph.nodes[index].attributes["packed_columns"] = .int(b.shape[1])
+        }
+        return !candidates.isEmpty
     }
 }

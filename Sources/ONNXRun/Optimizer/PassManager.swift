@@ -22,14 +22,16 @@ public enum Optimizer {
         let fusions: [any OptimizationPass] = [
             LayerNormFusion(), GeluFusion(), SiLUFusion(), AttentionFusion(), TransposeIntoMatMul(), MatMulBiasFusion(),
             MatMulActivationFusion(), GemmActivationFusion(), ScaleShiftIntoProducer(), BatchNormIntoConv(), ConvAddFusion(),
-            ChannelsLastOutputIntoConv(), ConvActivationFusion(), ChannelShuffleIntoConv(), DeadNodeElimination(),
+            ChannelsLastOutputIntoConv(), ConvActivationFusion(), ChannelShuffleIntoConv(), PackMatMulWeights(),
+            DeadNodeElimination(),
         ]
         return cleanup + fusions
     }
 
     /// The optimized model. Runs the level's passes until a fixed point (at most a few rounds).
-    public static func optimize(_ model: Model, level: Int) throws -> Model {
-        var result = model
+    public static func optimize(_ model: consuming Model, level: Int) throws -> Model {
+        // Taking the model over lets passes that replace weights free the originals as they go.
+        var result = consume model
         let passes = passes(for: level)
         guard !passes.isEmpty else { return result }
         for _ in 0..<4 {

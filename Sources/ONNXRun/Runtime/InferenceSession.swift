@@ -37,10 +37,12 @@ public final class InferenceSession: Sendable {
     let buffers = BufferCache()
 
     /// Plans `model` for execution.
-    public init(model: Model, options: Options = Options()) throws {
+    public init(model: consuming Model, options: Options = Options()) throws {
         self.options = options
-        let expanded = try FunctionExpansion.expand(model)
-        let optimized = try Optimizer.optimize(expanded, level: options.optimizationLevel)
+        // The loaded model is handed on, not kept: weights the optimizer replaces (packed, or with
+        // a BatchNormalization folded in) are then freed during optimization, not held twice.
+        let expanded = try FunctionExpansion.expand(consume model)
+        let optimized = try Optimizer.optimize(consume expanded, level: options.optimizationLevel)
         plan = try ExecutionPlan(graph: optimized.graph, opsets: optimized.opsetImports, registry: .standard, staticShapes: StaticShapes(model: optimized))
         self.model = optimized
     }
