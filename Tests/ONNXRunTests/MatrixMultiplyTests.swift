@@ -200,13 +200,13 @@ private func transpose(_ a: [Float], rows: Int, cols: Int) -> [Float] {
     }
 }
 
-/// A constant B with long rows is packed into the GEMM's panels when the session is planned; the
-/// products through the packed panels (and, for fewer than 8 rows, through the unpacked B) match
-/// a Double reference.
+/// A MatMul by a constant B with long rows (a language model's head) becomes a FusedMatMul reading
+/// B's packed panels (`PackMatMulWeights`); the products (also for fewer rows than a tile and for
+/// a batch of rows) match a Double reference.
 @Suite struct PackedMatMulTests {
     @Test(arguments: [[2, 9, 16], [1, 3, 16], [40, 16]])
     func constantLongRowsArePackedAndMatch(xShape: [Int]) throws {
-        let (k, n) = (16, FusedGEMM.PackedMatrix.minimumColumns + 37)
+        let (k, n) = (16, 4096 + 37)
         let w = sampleValues(k * n, seed: 21), xCount = xShape.reduce(1, *)
         let x = sampleValues(xCount, seed: 22)
         let graph = Graph(
@@ -214,9 +214,9 @@ private func transpose(_ a: [Float], rows: Int, cols: Int) -> [Float] {
             inputs: [ValueInfo(name: "x", type: .tensor(elementType: .float, shape: xShape.map { .known($0) }))],
             outputs: [ValueInfo(name: "y", type: nil)], initializers: ["w": floatTensor([k, n], w)])
         let session = try InferenceSession(model: Model(irVersion: 8, opsetImports: ["": 17], graph: graph), options: .init(threads: 2))
-        let kernels = session.plan.steps.compactMap { $0.kernel as? MatMulKernel }
-        #expect(kernels.count == 1)
-        #expect((kernels.first?.packedB != nil) == FusedGEMM.isAvailable)
+        let kernels = session.plan.steps.compactMap { $0.kernel as? FusedMatMulKernel }
+        #expect(kernels.count == (FusedGEMM.isAvailable ? 1 : 0))
+        #expect(kernels.allSatisfy { $0.packedB != nil })
         let y = try #require(session.run(["x": floatTensor(xShape, x)])["y"]).scalars(as: Float.self)
         let rows = xCount / k
         #expect(y.count == rows * n)
@@ -238,14 +238,17 @@ private func transpose(_ a: [Float], rows: Int, cols: Int) -> [Float] {
     let x = floatTensor([2, 9, 20], sampleValues(360, seed: 33))
 
     /// x[2, 9, 20] → MatMul W[20, 100] → Add b → Relu (one FusedMatMul with its epilogue), with
-    /// `sharedWeight` also read by a second MatMul.
+    /// `sharedWeight` also read by a second MatMul (of -x, so the two are not merged).
     func model(sharedWeight: Bool = false) -> Model {
         var nodes = [
             Node(name: "mm", opType: "MatMul", inputs: ["x", "w"], outputs: ["p"]),
             Node(name: "add", opType: "Add", inputs: ["p", "b"], outputs: ["a"]),
             Node(name: "relu", opType: "Relu", inputs: ["a"], outputs: ["y"]),
         ]
-        if sharedWeight { nodes.append(Node(name: "mm2", opType: "MatMul", inputs: ["x", "w"], outputs: ["z"])) }
+        if sharedWeight {
+            nodes.append(Node(name: "neg", opType: "Neg", inputs: ["x"], outputs: ["nx"]))
+            nodes.append(Node(name: "mm2", opType: "MatMul", inputs: ["nx", "w"], outputs: ["z"]))
+        }
         let graph = Graph(
             name: "g", nodes: nodes,
             inputs: [ValueInfo(name: "x", type: .tensor(elementType: .float, shape: [2, 9, 20].map { .known($0) }))],

@@ -79,7 +79,10 @@ struct FusedMatMulKernel: TensorKernel {
         guard let a = inputs[0], let b = inputs[1] else { throw ONNXRunError(.invalidInput, "A and B are required") }
         let bias = inputs.count > 2 ? inputs[2] : nil
         if bIsPacked {
-            guard let packedB, packedB.packs(b) else { return try fallback.run(inputs, context) }
+            // Panels given at run time, a vector or non-float A, or another bias: the expansion.
+            guard let packedB, packedB.packs(b), a.dataType == .float, a.rank >= 2, !transA, a.shape[a.rank - 1] == packedB.k,
+                  bias.map({ $0.dataType == .float && $0.rank == 1 && ($0.count == packedB.n || $0.count == 1) }) ?? true
+            else { return try fallback.run(inputs, context) }
             return [try multiplyPacked(a, packedB, bias: bias, context)]
         }
         guard a.dataType == .float, b.dataType == .float, a.rank >= 2, b.rank >= 2,
@@ -138,10 +141,6 @@ struct FusedMatMulKernel: TensorKernel {
     /// A (…, m, k) · packed B + bias, then the activation, from the panels in place.
     private func multiplyPacked(_ a: Tensor, _ packed: FusedGEMM.PackedMatrix, bias: Tensor?, _ context: RunContext) throws -> Tensor {
         let (k, n) = (packed.k, packed.n)
-        guard a.dataType == .float, a.rank >= 2, !transA, a.shape[a.rank - 1] == k,
-              bias.map({ $0.dataType == .float && $0.rank == 1 && ($0.count == n || $0.count == 1) }) ?? true else {
-            throw ONNXRunError(.shapeMismatch, "A \(a.shape) does not match the packed \(k) × \(n) weights (or the bias does not)")
-        }
         let out = try Tensor(uninitialized: .float, shape: Array(a.shape.dropLast()) + [n])
         if out.count == 0 { return out }
         let rows = out.count / n

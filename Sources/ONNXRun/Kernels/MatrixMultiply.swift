@@ -210,12 +210,8 @@ private enum ProductType {
 
 /// MatMul: numpy.matmul semantics.
 struct MatMulKernel: TensorKernel {
-    /// A constant B with long rows, packed for the GEMM at plan time.
-    let packedB: FusedGEMM.PackedMatrix?
-
     init(_ context: KernelContext) throws {
         try context.expectInputs(2)
-        packedB = context.constantInputs.count > 1 ? context.constantInputs[1].flatMap(FusedGEMM.PackedMatrix.init) : nil
     }
 
     func compute(_ inputs: [Tensor?], _ context: RunContext) throws -> [Tensor] {
@@ -223,10 +219,10 @@ struct MatMulKernel: TensorKernel {
         guard a.dataType == b.dataType else {
             throw ONNXRunError(.invalidInput, "operand types differ: \(a.dataType) and \(b.dataType)")
         }
-        return [try Self.multiply(a, b, packedB: packedB.flatMap { $0.packs(b) ? $0 : nil })]
+        return [try Self.multiply(a, b)]
     }
 
-    static func multiply(_ a: Tensor, _ b: Tensor, packedB: FusedGEMM.PackedMatrix? = nil) throws -> Tensor {
+    static func multiply(_ a: Tensor, _ b: Tensor) throws -> Tensor {
         guard a.rank >= 1, b.rank >= 1 else {
             throw ONNXRunError(.shapeMismatch, "MatMul operands must have rank 1 or more, got \(a.shape) and \(b.shape)")
         }
@@ -262,10 +258,6 @@ struct MatMulKernel: TensorKernel {
         }
         switch try ProductType(a.dataType, op: "MatMul") {
         case .float:
-            if let packedB, calls == 1, rows >= 8 {
-                packedB.multiply(m: rows, a: a.pointer(as: Float.self), lda: k, c: out.pointer(as: Float.self), ldc: n, threads: BLAS.threads)
-                break
-            }
             if FusedGEMM.isAvailable && calls == 1 && rows >= 8 && n >= 16 {
                 // One product (a language model's head, a stack of rows times shared weights).
                 FusedGEMM.run(m: rows, n: n, k: k, a: a.pointer(as: Float.self), lda: k, b: b.pointer(as: Float.self), ldb: n,

@@ -181,8 +181,9 @@ struct GemmActivationFusion: OptimizationPass {
     }
 }
 
-/// Stores each FusedMatMul's constant weights B (k × n) in the layout the AVX-512 GEMM reads,
-/// `FusedGEMM.PackedMatrix`'s panels [⌈n/48⌉, k, 48], marking the node with `packed_columns` n:
+/// Stores each MatMul's and FusedMatMul's constant weights B (k × n) in the layout the AVX-512
+/// GEMM reads, `FusedGEMM.PackedMatrix`'s panels [⌈n/48⌉, k, 48], marking the node (a MatMul
+/// becomes a FusedMatMul) with `packed_columns` n:
 /// contiguous panels are faster to stream than 48-column strips of rows (BERT-base 240 → 215 ms
 /// at 1 thread), and because the packed tensor replaces the original in the graph the weights
 /// are held once. Only when this CPU runs the GEMM (the packed model is for this machine; the
@@ -198,9 +199,7 @@ struct PackMatMulWeights: OptimizationPass {
         var candidates: [(node: Int, weight: String)] = []
         do {
             let patterns = PatternIndex(model)
-            for (index, node) in model.graph.nodes.enumerated()
-            where node.opType == "FusedMatMul" && node.domain == FusedActivation.domain && node.inputs.count >= 2
-                && node.attributes["perm_b"] == nil && node.attributes["packed_columns"] == nil {
+            for (index, node) in model.graph.nodes.enumerated() where Self.takesPackedWeights(node) {
                 let weight = node.inputs[1]
                 guard patterns.constants.contains(weight), patterns.isReadOnly(weight, by: index),
                       let b = model.graph.initializers[weight], b.dataType == .float, b.rank == 2, b.shape[1] >= Int(CK_GEMM_PANEL)
@@ -213,9 +212,24 @@ struct PackMatMulWeights: OptimizationPass {
             let name = "\(weight)/panels"
             model.graph.initializers[weight] = nil
             model.graph.initializers[name] = packed
+            if model.graph.nodes[index].isStandard("MatMul") {
+                model.graph.nodes[index].opType = "FusedMatMul"
+                model.graph.nodes[index].domain = FusedActivation.domain
+            }
             model.graph.nodes[index].inputs[1] = name
             model.graph.nodes[index].attributes["packed_columns"] = .int(b.shape[1])
         }
-        return !candidates.isEmpty
+        guard !candidates.isEmpty else { return false }
+        if model.opsetImports[FusedActivation.domain] == nil { model.opsetImports[FusedActivation.domain] = 1 }
+        return true
+    }
+
+    /// A MatMul (which becomes a FusedMatMul without bias or activation), or a FusedMatMul whose
+    /// B is neither transposed nor packed yet.
+    private static func takesPackedWeights(_ node: Node) -> Bool {
+        guard node.inputs.count >= 2, node.outputs.count == 1 else { return false }
+        if node.isStandard("MatMul") { return node.inputs.count == 2 }
+        return node.opType == "FusedMatMul" && node.domain == FusedActivation.domain
+            && node.attributes["perm_b"] == nil && node.attributes["packed_columns"] == nil
     }
 }
